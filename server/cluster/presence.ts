@@ -1,0 +1,150 @@
+import type { Cursor, UserStatus } from '../../shared/messages/define';
+import type { PresenceUser } from '../../shared/messages/presence';
+
+/**
+ * Cluster-wide presence: who is in which room, on every pod. One entry per connection; a room
+ * lists each user once, however many tabs. Implementations: in-memory (one pod) and Redis.
+ */
+export interface PresenceMember {
+  readonly userId: string;
+  readonly username: string;
+  readonly email?: string;
+}
+
+export interface PresencePatch {
+  status?: UserStatus;
+  cursor?: Cursor;
+}
+
+export interface RoomSummary {
+  readonly room: string;
+  readonly userCount: number;
+}
+
+export interface PresenceStore {
+  /** Adds (or refreshes) connection `connId` of `member` in `room`. */
+  join(room: string, connId: string, member: PresenceMember): Promise<void>;
+  /** Removes connection `connId` from `room`. */
+  leave(room: string, connId: string): Promise<void>;
+  /** Updates status or cursor of connection `connId` in `room`; no-op when it is not there. */
+  update(room: string, connId: string, patch: PresencePatch): Promise<void>;
+  /** Every user in `room` on every live pod, once each. */
+  list(room: string): Promise<PresenceUser[]>;
+  /** Every room with at least one user, on every live pod. */
+  rooms(): Promise<RoomSummary[]>;
+  /** Marks this pod alive; called every heartbeat interval. */
+  heartbeat(): Promise<void>;
+  /** Removes the entries of pods that stopped heartbeating; returns the rooms that changed. */
+  reap(): Promise<string[]>;
+  /** Removes this pod from the registry (graceful shutdown, after its connections left). */
+  close(): Promise<void>;
+}
+
+/** One connection's entry as stored. Times are epoch milliseconds. */
+export interface PresenceEntry {
+  user_id: string;
+  username: string;
+  email?: string;
+  status: UserStatus;
+  status_at: number;
+  cursor: Cursor | null;
+  cursor_at: number;
+  last_seen: number;
+}
+
+export function newEntry(member: PresenceMember, now: number): PresenceEntry {
+  return {
+    user_id: member.userId,
+    username: member.username,
+    email: member.email,
+    status: 'online',
+    status_at: 0,
+    cursor: null,
+    cursor_at: 0,
+    last_seen: now,
+  };
+}
+
+export function applyPatch(entry: PresenceEntry, patch: PresencePatch, now: number): PresenceEntry {
+  const next = { ...entry, last_seen: now };
+  if (patch.status) Object.assign(next, { status: patch.status, status_at: now });
+  if (patch.cursor) Object.assign(next, { cursor: patch.cursor, cursor_at: now });
+  return next;
+}
+
+/**
+ * Folds connection entries into one row per user: the latest status and cursor set from any of the
+ * user's connections, the latest activity as last_seen. Sorted by user id for stable output.
+ */
+export function mergeEntries(room: string, entries: Iterable<PresenceEntry>): PresenceUser[] {
+  const byUser = new Map<string, PresenceEntry>();
+  for (const e of entries) {
+    const seen = byUser.get(e.user_id);
+    if (!seen) {
+      byUser.set(e.user_id, { ...e });
+      continue;
+    }
+    if (e.status_at > seen.status_at) Object.assign(seen, { status: e.status, status_at: e.status_at });
+    if (e.cursor_at > seen.cursor_at) Object.assign(seen, { cursor: e.cursor, cursor_at: e.cursor_at });
+    seen.last_seen = Math.max(seen.last_seen, e.last_seen);
+  }
+  return [...byUser.values()]
+    .sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0))
+    .map((e) => ({
+      user_id: e.user_id,
+      username: e.username,
+      ...(e.email !== undefined ? { email: e.email } : {}),
+      room,
+      status: e.status,
+      cursor: e.cursor,
+      last_seen: new Date(e.last_seen).toISOString(),
+    }));
+}
+
+/** The one-pod twin: everything lives in this process. */
+export class MemoryPresenceStore implements PresenceStore {
+  private readonly rooms_ = new Map<string, Map<string, PresenceEntry>>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  async join(room: string, connId: string, member: PresenceMember): Promise<void> {
+    let conns = this.rooms_.get(room);
+    if (!conns) this.rooms_.set(room, (conns = new Map()));
+    const existing = conns.get(connId);
+    conns.set(connId, existing ? { ...existing, last_seen: this.now() } : newEntry(member, this.now()));
+  }
+
+  async leave(room: string, connId: string): Promise<void> {
+    const conns = this.rooms_.get(room);
+    if (!conns) return;
+    conns.delete(connId);
+    if (conns.size === 0) this.rooms_.delete(room);
+  }
+
+  async update(room: string, connId: string, patch: PresencePatch): Promise<void> {
+    const conns = this.rooms_.get(room);
+    const entry = conns?.get(connId);
+    if (conns && entry) conns.set(connId, applyPatch(entry, patch, this.now()));
+  }
+
+  async list(room: string): Promise<PresenceUser[]> {
+    return mergeEntries(room, this.rooms_.get(room)?.values() ?? []);
+  }
+
+  async rooms(): Promise<RoomSummary[]> {
+    return [...this.rooms_].map(([room, conns]) => ({
+      room,
+      userCount: new Set([...conns.values()].map((e) => e.user_id)).size,
+    }));
+  }
+
+  async heartbeat(): Promise<void> {}
+
+  async reap(): Promise<string[]> {
+    return [];
+  }
+
+  async close(): Promise<void> {
+    this.rooms_.clear();
+  }
+}

@@ -1,0 +1,52 @@
+import { createClient } from 'redis';
+import type { Logger } from '../logger';
+
+export type RedisClient = ReturnType<typeof createClient>;
+
+/**
+ * The Redis connections of one pod: `pub` and `sub` for the Socket.IO adapter, `data` for the
+ * state stores. All reconnect by themselves (capped backoff, forever); node-redis restores the
+ * subscriber's channels on reconnect. `data` fails fast while Redis is away (no offline queue),
+ * so a store call answers UPSTREAM_UNAVAILABLE instead of hanging; `pub` queues until Redis is back.
+ */
+export interface RedisConnections {
+  readonly pub: RedisClient;
+  readonly sub: RedisClient;
+  readonly data: RedisClient;
+  /** True while every connection is ready. */
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+export async function connectRedis(url: string, logger: Logger): Promise<RedisConnections> {
+  const log = logger.child({ module: 'redis' });
+  const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000);
+  const make = (name: string, disableOfflineQueue: boolean) => {
+    const client = createClient({ url, disableOfflineQueue, socket: { reconnectStrategy, connectTimeout: 5000 } });
+    let down = false;
+    client.on('error', (err: Error) => {
+      if (!down) log.warn('redis connection lost', { client: name, error: err.message });
+      down = true;
+    });
+    client.on('ready', () => {
+      if (down) log.info('redis connection restored', { client: name });
+      down = false;
+    });
+    return client;
+  };
+  const pub = make('pub', false);
+  const sub = make('sub', false);
+  const data = make('data', true);
+  await Promise.all([pub.connect(), sub.connect(), data.connect()]);
+  log.info('connected to redis');
+
+  return {
+    pub,
+    sub,
+    data,
+    ready: () => pub.isReady && sub.isReady && data.isReady,
+    async close() {
+      await Promise.allSettled([pub, sub, data].map((c) => (c.isOpen ? c.quit() : Promise.resolve())));
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { issueDevToken } from './auth/dev-token';
+import { ConfigError, loadConfig } from './config';
+import { createGateway } from './gateway';
+import { createLogger } from './logger';
+
+/** The process entry: config, logger, one gateway, and a bounded graceful stop on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config);
+  const log = logger.child({ module: 'main' });
+  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: String(reason) }));
+
+  const gateway = await createGateway(config, { logger });
+  if (config.jwt.generated && config.jwt.secret) {
+    // Development only: a token for the generated secret, so the gateway is usable at once.
+    process.stdout.write(
+      `\nNo JWT_SECRET or JWT_PUBLIC_KEY set: using a generated development secret.\n` +
+        `Development token (user dev-user, role admin, valid 24h):\n\n  ${issueDevToken(config.jwt.secret)}\n\n` +
+        `Connect: io("http://localhost:${gateway.port}", { auth: { token } })\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('signal received, stopping', { signal });
+    const force = setTimeout(() => {
+      log.error('graceful stop timed out, exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    gateway.close().then(
+      () => process.exit(0),
+      (err) => {
+        log.error('stop failed', { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`gateway failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,56 @@
+import { namespacesOf, type ServerMessageType, type ServerPayload } from '../shared/catalogue';
+import type { PodActivity } from './cluster/activity';
+import type { GatewayServer, GatewaySocket } from './types';
+
+/**
+ * Room names. A client-chosen room id always lives under `room:`, so it can never name an internal
+ * room (`user:<sub>` for one user's connections, `sheet:<id>`, ...).
+ */
+export const clientRoom = (roomId: string): string => `room:${roomId}`;
+export const userRoom = (userId: string): string => `user:${userId}`;
+
+export interface EmitOptions {
+  /** Leave this socket out (the sender). */
+  except?: GatewaySocket;
+  /** May be dropped when a client's buffer is not drained (cursors). */
+  volatile?: boolean;
+}
+
+/**
+ * Emits a server event to an internal room in every namespace that serves the event (`/` and its
+ * feature namespace), through the adapter: encoded once per namespace, delivered on every pod.
+ */
+export function emitTo<T extends ServerMessageType>(
+  io: GatewayServer,
+  room: string,
+  type: T,
+  payload: ServerPayload<T>,
+  options: EmitOptions = {},
+): void {
+  for (const ns of namespacesOf(type)) {
+    let op = io.of(ns).to(room);
+    if (options.except && options.except.nsp.name === ns) op = op.except(options.except.id);
+    if (options.volatile) op = op.volatile;
+    // The event maps are keyed by message type; the cast bridges TypeScript's generic spread limits.
+    (op.emit as (ev: string, p: unknown) => boolean)(type, payload);
+  }
+}
+
+/** The client-room broadcaster handed to features: counts room traffic for the stats endpoints. */
+export class RoomBroadcaster {
+  constructor(
+    private readonly io: GatewayServer,
+    private readonly activity: PodActivity,
+  ) {}
+
+  /** Emits to a client room (by its client id). */
+  toRoom<T extends ServerMessageType>(roomId: string, type: T, payload: ServerPayload<T>, options?: EmitOptions): void {
+    this.activity.roomMessage(roomId);
+    emitTo(this.io, clientRoom(roomId), type, payload, options);
+  }
+
+  /** Emits to every connection of one user, on every pod. */
+  toUser<T extends ServerMessageType>(userId: string, type: T, payload: ServerPayload<T>): void {
+    emitTo(this.io, userRoom(userId), type, payload);
+  }
+}

@@ -1,0 +1,29 @@
+import type { Namespace, Server, Socket } from 'socket.io';
+import type { ClientToServerEvents, ServerToClientEvents } from '../shared/catalogue';
+import type { Principal } from './auth/principal';
+import type { ActivitySnapshot } from './cluster/activity';
+
+/** What each socket carries after the handshake. */
+export interface SocketData {
+  principal: Principal;
+  /** Client room ids this socket joined (created on first join). */
+  rooms?: Set<string>;
+}
+
+/** One pod's answer to the cluster-wide stats request. */
+export interface PodStats {
+  readonly pod: string;
+  readonly connections: number;
+  readonly authenticated: number;
+  readonly uptimeSeconds: number;
+  readonly activity: ActivitySnapshot;
+}
+
+/** Requests between pods, carried by the adapter (`io.serverSideEmitWithAck`). */
+export interface InterServerEvents {
+  'gateway:stats': (reply: (stats: PodStats) => void) => void;
+}
+
+export type GatewayServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type GatewayNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type GatewaySocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

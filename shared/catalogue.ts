@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import type { ErrorBody, ErrorCode } from './errors';
+import type { MessageDef } from './messages/define';
+import { presenceClientMessages, presenceServerMessages } from './messages/presence';
+import { ROOT_NAMESPACE, type NamespaceName } from './namespaces';
+
+/**
+ * The message catalogue: every message type a client may send (clientMessages) and every event the
+ * server emits (serverMessages), each declared once with its schema and feature namespace. The event
+ * name is the seed's `type`; the payload is the seed's fields without `type`.
+ */
+export const clientMessages = {
+  ...presenceClientMessages,
+} as const;
+
+export const serverMessages = {
+  ...presenceServerMessages,
+} as const;
+
+export type ClientMessageType = keyof typeof clientMessages;
+export type ServerMessageType = keyof typeof serverMessages;
+export type ClientPayload<T extends ClientMessageType> = z.infer<(typeof clientMessages)[T]['schema']>;
+export type ServerPayload<T extends ServerMessageType> = z.infer<(typeof serverMessages)[T]['schema']>;
+
+/** The `error` event of seed 002, sent when a failing message had no ack callback. */
+export interface ErrorEvent {
+  type: 'error';
+  code: ErrorCode;
+  error: string;
+  timestamp: string;
+  [detail: string]: unknown;
+}
+
+/** What an ack callback receives. */
+export type AckResponse = ({ ok: true } & Record<string, unknown>) | { ok: false; error: ErrorBody };
+export type AckCallback = (response: AckResponse) => void;
+
+/** Socket.IO event maps derived from the catalogue, used as the Server and client generics. */
+export type ClientToServerEvents = {
+  [K in ClientMessageType]: (payload: ClientPayload<K>, ack?: AckCallback) => void;
+};
+export type ServerToClientEvents = {
+  [K in ServerMessageType]: (payload: ServerPayload<K>) => void;
+} & { error: (payload: ErrorEvent) => void };
+
+const lookup: ReadonlyMap<string, MessageDef> = new Map(Object.entries(clientMessages));
+
+/** The definition of a client message type, or undefined when the type is unknown. */
+export function clientMessage(type: string): MessageDef | undefined {
+  return lookup.get(type);
+}
+
+/** Whether a namespace accepts a message type: `/` accepts all, a feature namespace its own. */
+export function namespaceAccepts(namespace: NamespaceName, def: MessageDef): boolean {
+  return namespace === ROOT_NAMESPACE || def.namespace === namespace;
+}
+
+/** The namespaces that should receive a server event: `/` and the event's feature namespace. */
+export function namespacesOf(type: ServerMessageType): readonly NamespaceName[] {
+  return [ROOT_NAMESPACE, serverMessages[type].namespace];
+}
