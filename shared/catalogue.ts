@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ErrorBody, ErrorCode } from './errors';
 import type { MessageDef } from './messages/define';
-import { presenceClientMessages, presenceServerMessages } from './messages/presence';
+import { presenceClientMessages, presenceServerMessages, roomClientMessages, roomServerMessages } from './messages/presence';
 import { ROOT_NAMESPACE, type NamespaceName } from './namespaces';
 
 /**
@@ -10,10 +10,12 @@ import { ROOT_NAMESPACE, type NamespaceName } from './namespaces';
  * name is the seed's `type`; the payload is the seed's fields without `type`.
  */
 export const clientMessages = {
+  ...roomClientMessages,
   ...presenceClientMessages,
 } as const;
 
 export const serverMessages = {
+  ...roomServerMessages,
   ...presenceServerMessages,
 } as const;
 
@@ -52,10 +54,14 @@ export function clientMessage(type: string): MessageDef | undefined {
 
 /** Whether a namespace accepts a message type: `/` accepts all, a feature namespace its own. */
 export function namespaceAccepts(namespace: NamespaceName, def: MessageDef): boolean {
-  return namespace === ROOT_NAMESPACE || def.namespace === namespace;
+  return namespace === ROOT_NAMESPACE || (def.namespaces as readonly string[]).includes(namespace);
 }
 
-/** The namespaces that should receive a server event: `/` and the event's feature namespace. */
+const serverTargets = new Map<string, readonly NamespaceName[]>(
+  Object.entries(serverMessages).map(([type, def]) => [type, Object.freeze([ROOT_NAMESPACE, ...def.namespaces])]),
+);
+
+/** The namespaces that receive a server event: `/` and the event's feature namespaces. */
 export function namespacesOf(type: ServerMessageType): readonly NamespaceName[] {
-  return [ROOT_NAMESPACE, serverMessages[type].namespace];
+  return serverTargets.get(type)!;
 }

@@ -1,20 +1,21 @@
 import { z } from 'zod';
 import type { FeatureNamespace } from '../namespaces';
 
-/** One message type: the feature namespace that serves it and the schema of its payload. */
-export interface MessageDef<N extends FeatureNamespace = FeatureNamespace, S extends z.ZodTypeAny = z.ZodTypeAny> {
-  readonly namespace: N;
+/** One message type: the feature namespaces that serve it (besides `/`) and its payload schema. */
+export interface MessageDef<S extends z.ZodTypeAny = z.ZodTypeAny> {
+  readonly namespaces: readonly FeatureNamespace[];
   readonly schema: S;
 }
 
-/** Declares a group of message types served by one feature namespace. */
-export function defineMessages<N extends FeatureNamespace, M extends Record<string, z.ZodTypeAny>>(
-  namespace: N,
+/** Declares a group of message types served by the same feature namespace(s). */
+export function defineMessages<M extends Record<string, z.ZodTypeAny>>(
+  namespaces: FeatureNamespace | readonly FeatureNamespace[],
   schemas: M,
-): { readonly [K in keyof M]: MessageDef<N, M[K]> } {
+): { readonly [K in keyof M]: MessageDef<M[K]> } {
+  const list = Object.freeze(typeof namespaces === 'string' ? [namespaces] : [...namespaces]);
   const out: Record<string, MessageDef> = {};
-  for (const [type, schema] of Object.entries(schemas)) out[type] = Object.freeze({ namespace, schema });
-  return Object.freeze(out) as { readonly [K in keyof M]: MessageDef<N, M[K]> };
+  for (const [type, schema] of Object.entries(schemas)) out[type] = Object.freeze({ namespaces: list, schema });
+  return Object.freeze(out) as { readonly [K in keyof M]: MessageDef<M[K]> };
 }
 
 /** Field shapes shared by several message groups. */
