@@ -44,7 +44,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   let authenticated = 0;
 
   const redis: RedisConnections | undefined = config.redisUrl ? await connectRedis(config.redisUrl, logger) : undefined;
-  const stores = createStores(config, redis);
+  const stores = createStores(config, redis, logger);
   const verify = createTokenVerifier(config.jwt);
   const originAllowed = createOriginCheck(config.allowedOrigins);
   const activity = new PodActivity();

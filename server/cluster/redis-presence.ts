@@ -101,6 +101,19 @@ export class RedisPresenceStore implements PresenceStore {
     await upstream(() => this.redis.hSet(K.room(room), field, JSON.stringify(next)));
   }
 
+  /**
+   * Writes this pod's entries and heartbeat again: after Redis came back empty (a restart without
+   * persistence, a failover), presence is whole again without any client reconnecting.
+   */
+  async resync(): Promise<void> {
+    const multi = this.redis.multi().zAdd(K.pods, { score: this.now(), value: this.podId });
+    for (const [ownKey, entry] of this.own) {
+      const [room, field] = ownKey.split('\n');
+      multi.hSet(K.room(room), field, JSON.stringify(entry)).sAdd(K.rooms, room).sAdd(K.podRooms(this.podId), room);
+    }
+    await upstream(() => multi.exec());
+  }
+
   async list(room: string): Promise<PresenceUser[]> {
     const all = await upstream(() => this.redis.hVals(K.room(room)));
     return mergeEntries(room, all.map((raw) => JSON.parse(raw) as PresenceEntry));

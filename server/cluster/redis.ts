@@ -15,12 +15,15 @@ export interface RedisConnections {
   readonly data: RedisClient;
   /** True while every connection is ready. */
   ready(): boolean;
+  /** Runs `listener` each time the data connection is back after an outage (state may be lost). */
+  onRestored(listener: () => void): void;
   close(): Promise<void>;
 }
 
 export async function connectRedis(url: string, logger: Logger): Promise<RedisConnections> {
   const log = logger.child({ module: 'redis' });
   const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000);
+  const restored: Array<() => void> = [];
   const make = (name: string, disableOfflineQueue: boolean) => {
     const client = createClient({ url, disableOfflineQueue, socket: { reconnectStrategy, connectTimeout: 5000 } });
     let down = false;
@@ -29,8 +32,10 @@ export async function connectRedis(url: string, logger: Logger): Promise<RedisCo
       down = true;
     });
     client.on('ready', () => {
-      if (down) log.info('redis connection restored', { client: name });
+      if (!down) return;
       down = false;
+      log.info('redis connection restored', { client: name });
+      if (name === 'data') for (const listener of restored) listener();
     });
     return client;
   };
@@ -45,6 +50,7 @@ export async function connectRedis(url: string, logger: Logger): Promise<RedisCo
     sub,
     data,
     ready: () => pub.isReady && sub.isReady && data.isReady,
+    onRestored: (listener) => restored.push(listener),
     async close() {
       await Promise.allSettled([pub, sub, data].map((c) => (c.isOpen ? c.quit() : Promise.resolve())));
     },

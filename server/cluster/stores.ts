@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import type { Logger } from '../logger';
 import { MemoryPresenceStore, type PresenceStore } from './presence';
 import type { RedisConnections } from './redis';
 import { RedisPresenceStore } from './redis-presence';
@@ -8,7 +9,11 @@ export interface Stores {
   readonly presence: PresenceStore;
 }
 
-export function createStores(config: Config, redis?: RedisConnections): Stores {
+export function createStores(config: Config, redis?: RedisConnections, logger?: Logger): Stores {
   if (!redis) return { presence: new MemoryPresenceStore() };
-  return { presence: new RedisPresenceStore(redis.data, config.podId, config.presence.ttlMs) };
+  const presence = new RedisPresenceStore(redis.data, config.podId, config.presence.ttlMs);
+  redis.onRestored(() => {
+    presence.resync().catch((err) => logger?.warn('presence resync failed', { module: 'stores', error: String(err) }));
+  });
+  return { presence };
 }

@@ -1,0 +1,72 @@
+import { closeClients, connectV2, connectV4, request } from './support/clients';
+import { startGateway, stopGateways, urlOf } from './support/gateway';
+import { adminToken, token } from './support/tokens';
+
+afterEach(async () => {
+  closeClients();
+  await stopGateways();
+});
+
+const get = (url: string, bearer?: string) =>
+  fetch(url, { headers: bearer ? { Authorization: `Bearer ${bearer}` } : {} }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+
+describe('HTTP endpoints of one pod', () => {
+  it('answers liveness, readiness and seed 002 health without a token', async () => {
+    const gw = await startGateway();
+    expect(await get(urlOf(gw, '/healthz'))).toEqual({ status: 200, body: { status: 'alive' } });
+    expect(await get(urlOf(gw, '/readyz'))).toEqual({ status: 200, body: { ready: true, redis: 'disabled', shutting_down: false } });
+    const health = await get(urlOf(gw, '/api/v1/ws/health'));
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ status: 'healthy', pod: gw.config.podId, redis: 'disabled', connections: 0 });
+  });
+
+  it('guards stats and rooms with an admin token', async () => {
+    const gw = await startGateway();
+    expect((await get(urlOf(gw, '/api/v1/ws/stats'))).status).toBe(401);
+    expect((await get(urlOf(gw, '/api/v1/ws/rooms'), 'bogus')).body.code).toBe('AUTHENTICATION_FAILED');
+    const notAdmin = await get(urlOf(gw, '/api/v1/ws/stats'), token({ sub: 'u', roles: ['editor'] }));
+    expect(notAdmin).toMatchObject({ status: 403, body: { code: 'PERMISSION_DENIED' } });
+  });
+
+  it('reports seed 002 stats and rooms', async () => {
+    const gw = await startGateway();
+    const a = await connectV4(urlOf(gw), token({ sub: 'a' }));
+    const b = await connectV2(urlOf(gw), token({ sub: 'b' }));
+    await request(a, 'join_room', { room_id: 'workspace_123' });
+    await request(b, 'join_room', { room_id: 'workspace_123' });
+    await request(a, 'typing_start', { room: 'workspace_123' });
+
+    const stats = await get(urlOf(gw, '/api/v1/ws/stats'), adminToken());
+    expect(stats.body).toEqual({
+      total_connections: 2,
+      authenticated_connections: 2,
+      rooms_active: 1,
+      messages_per_second: expect.any(Number),
+      uptime_seconds: expect.any(Number),
+      pods: 1,
+      partial: false,
+    });
+    expect(stats.body.messages_per_second).toBeGreaterThan(0);
+
+    const rooms = await get(urlOf(gw, '/api/v1/ws/rooms'), adminToken());
+    expect(rooms.body).toEqual([
+      {
+        room_id: 'workspace_123',
+        user_count: 2,
+        active_sheets_count: 0,
+        last_activity: expect.stringMatching(/^\d{4}-/),
+        messages_sent: 3, // two room_state pushes and one typing event
+        avg_users_per_hour: 2,
+      },
+    ]);
+  });
+
+  it('on close, tells connected clients to reconnect elsewhere and accepts no one new', async () => {
+    const gw = await startGateway();
+    const socket = await connectV4(urlOf(gw), token({ sub: 'a' }));
+    const reason = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+    await gw.close();
+    expect(await reason).toBe('transport close');
+    await expect(connectV4(urlOf(gw), token({ sub: 'b' }))).rejects.toThrow();
+  });
+});

@@ -1,0 +1,117 @@
+import { MemoryPresenceStore, type PresenceStore } from '../server/cluster/presence';
+import { RedisPresenceStore } from '../server/cluster/redis-presence';
+import { TestRedis } from './support/redis';
+
+type RedisClient = Awaited<ReturnType<TestRedis['client']>>;
+
+/**
+ * One contract, two implementations: the in-memory twin must behave like the Redis store for
+ * everything a single pod can observe.
+ */
+function contract(name: string, make: (podId: string) => Promise<PresenceStore>) {
+  describe(`${name} presence store`, () => {
+    let store: PresenceStore;
+    beforeEach(async () => {
+      store = await make('pod-a');
+      await store.heartbeat();
+    });
+
+    it('lists each user once however many connections, sorted by user id', async () => {
+      await store.join('r', 'c1', { userId: 'bob', username: 'Bob' });
+      await store.join('r', 'c2', { userId: 'alice', username: 'Alice', email: 'a@x' });
+      await store.join('r', 'c3', { userId: 'alice', username: 'Alice', email: 'a@x' });
+      const users = await store.list('r');
+      expect(users.map((u) => u.user_id)).toEqual(['alice', 'bob']);
+      expect(users[0]).toMatchObject({ username: 'Alice', email: 'a@x', room: 'r', status: 'online', cursor: null });
+      expect(users[1]).not.toHaveProperty('email');
+    });
+
+    it('keeps a user until their last connection leaves', async () => {
+      await store.join('r', 'c1', { userId: 'alice', username: 'Alice' });
+      await store.join('r', 'c2', { userId: 'alice', username: 'Alice' });
+      await store.leave('r', 'c1');
+      expect((await store.list('r')).map((u) => u.user_id)).toEqual(['alice']);
+      await store.leave('r', 'c2');
+      expect(await store.list('r')).toEqual([]);
+      expect(await store.rooms()).toEqual([]);
+    });
+
+    it('takes the latest status and cursor from any of the user connections', async () => {
+      await store.join('r', 'c1', { userId: 'alice', username: 'Alice' });
+      await store.join('r', 'c2', { userId: 'alice', username: 'Alice' });
+      await store.update('r', 'c1', { status: 'busy' });
+      await new Promise((r) => setTimeout(r, 5)); // distinct millisecond timestamps
+      await store.update('r', 'c2', { cursor: { x: 1, y: 2, cell: 'B2' } });
+      const [alice] = await store.list('r');
+      expect(alice).toMatchObject({ status: 'busy', cursor: { x: 1, y: 2, cell: 'B2' } });
+    });
+
+    it('ignores updates and leaves of unknown connections', async () => {
+      await store.update('r', 'ghost', { status: 'away' });
+      await store.leave('r', 'ghost');
+      expect(await store.list('r')).toEqual([]);
+    });
+
+    it('summarises rooms with their user counts', async () => {
+      await store.join('r1', 'c1', { userId: 'a', username: 'a' });
+      await store.join('r1', 'c2', { userId: 'a', username: 'a' });
+      await store.join('r2', 'c3', { userId: 'b', username: 'b' });
+      const rooms = (await store.rooms()).sort((x, y) => x.room.localeCompare(y.room));
+      expect(rooms).toEqual([
+        { room: 'r1', userCount: 1 },
+        { room: 'r2', userCount: 1 },
+      ]);
+    });
+  });
+}
+
+contract('in-memory', async () => new MemoryPresenceStore());
+
+describe('with Redis', () => {
+  let redis: TestRedis;
+  let client: RedisClient;
+  let clock = 1_000_000;
+  const now = () => clock;
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    client = await redis.client();
+  });
+  afterAll(async () => {
+    await client.quit();
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    await client.flushAll();
+  });
+
+  contract('Redis', async (podId) => new RedisPresenceStore(client, podId, 2000, Date.now));
+
+  it('reaps the entries of a pod whose heartbeat expired, and only that pod', async () => {
+    const a = new RedisPresenceStore(client, 'pod-a', 2000, now);
+    const b = new RedisPresenceStore(client, 'pod-b', 2000, now);
+    await a.heartbeat();
+    await b.heartbeat();
+    await a.join('r', 's1', { userId: 'alice', username: 'Alice' });
+    await b.join('r', 's2', { userId: 'bob', username: 'Bob' });
+    await b.join('other', 's2', { userId: 'bob', username: 'Bob' });
+    expect((await a.list('r')).map((u) => u.user_id)).toEqual(['alice', 'bob']);
+
+    clock += 1500;
+    await a.heartbeat();
+    expect(await a.reap()).toEqual([]);
+    clock += 1000; // pod-b last beat 2500 ms ago: past the 2000 ms TTL
+    await a.heartbeat();
+    expect((await a.reap()).sort()).toEqual(['other', 'r']);
+    expect((await a.list('r')).map((u) => u.user_id)).toEqual(['alice']);
+    expect(await a.rooms()).toEqual([{ room: 'r', userCount: 1 }]);
+    expect(await a.reap()).toEqual([]);
+  });
+
+  it('leaves nothing behind when a pod closes', async () => {
+    const a = new RedisPresenceStore(client, 'pod-a', 2000, now);
+    await a.heartbeat();
+    await a.join('r', 's1', { userId: 'alice', username: 'Alice' });
+    await a.close();
+    expect(await client.keys('rg:*')).toEqual([]);
+  });
+});
