@@ -39,6 +39,11 @@ const EnvSchema = z.object({
   PING_TIMEOUT_MS: int(20000, 100),
   SHUTDOWN_TIMEOUT_MS: int(10000, 100),
   STATS_TIMEOUT_MS: int(2000, 50),
+  ROOM_STATE_INTERVAL_MS: int(100, 0),
+  CURSOR_RATE: int(30, 1),
+  CELL_MAX_BYTES: int(32768, 16),
+  CHAT_HISTORY_CAP: int(1000, 1),
+  STATE_TTL_SECONDS: int(7 * 24 * 3600, 60),
 });
 
 export type LogLevel = z.infer<typeof EnvSchema>['LOG_LEVEL'];
@@ -76,6 +81,16 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** How long the stats endpoints wait for the other pods' answers. */
   readonly statsTimeoutMs: number;
+  /** room_state goes out at most once per room per interval (the latest state always goes). */
+  readonly roomStateIntervalMs: number;
+  /** Cursor moves relayed per socket per second; the latest position always goes. */
+  readonly cursorRate: number;
+  /** Largest cell value plus formula, in bytes. */
+  readonly cellMaxBytes: number;
+  /** Chat messages kept per room. */
+  readonly chatHistoryCap: number;
+  /** How long Redis keeps cells, session versions and chat history after their last write. */
+  readonly stateTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -132,6 +147,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pingTimeoutMs: e.PING_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     statsTimeoutMs: e.STATS_TIMEOUT_MS,
+    roomStateIntervalMs: e.ROOM_STATE_INTERVAL_MS,
+    cursorRate: e.CURSOR_RATE,
+    cellMaxBytes: e.CELL_MAX_BYTES,
+    chatHistoryCap: e.CHAT_HISTORY_CAP,
+    stateTtlSeconds: e.STATE_TTL_SECONDS,
   };
   return deepFreeze(config);
 }

@@ -3,7 +3,7 @@ import { ErrorCodes, GatewayError, toGatewayError } from '../shared/errors';
 import type { NamespaceName } from '../shared/namespaces';
 import type { PodActivity } from './cluster/activity';
 import type { Config } from './config';
-import type { AckData, Call, DisconnectListener, MessageHandler } from './handlers/context';
+import type { AckData, Call, DisconnectListener, HandleOptions, MessageHandler } from './handlers/context';
 import type { Logger } from './logger';
 import type { GatewayNamespace, GatewaySocket } from './types';
 
@@ -48,7 +48,7 @@ export function sendError(socket: GatewaySocket, messageType: string, ack: AckCa
  * what the handler returns is acked `{ok: true, ...}`, what it throws goes out as an error.
  */
 export class Dispatcher {
-  private readonly handlers = new Map<string, MessageHandler<never>>();
+  private readonly handlers = new Map<string, { run: MessageHandler<never>; replyEvent?: string }>();
   private readonly disconnectListeners: DisconnectListener[] = [];
   private readonly pending = new Set<Promise<unknown>>();
   private readonly log: Logger;
@@ -61,9 +61,9 @@ export class Dispatcher {
     this.log = logger.child({ module: 'dispatch' });
   }
 
-  handle(type: string, handler: MessageHandler<never>): void {
+  handle(type: string, handler: MessageHandler<never>, options: HandleOptions = {}): void {
     if (this.handlers.has(type)) throw new Error(`Message type ${type} has two handlers`);
-    this.handlers.set(type, handler);
+    this.handlers.set(type, { run: handler, replyEvent: options.replyEvent });
   }
 
   onDisconnect(listener: DisconnectListener): void {
@@ -107,17 +107,21 @@ export class Dispatcher {
       return;
     }
     const call = new SocketCall(socket, this.log);
+    const succeed = (data: AckData | void) => {
+      if (ack) ack({ ok: true, ...(data ?? {}) });
+      else if (handler.replyEvent && data) (socket.emit as (ev: string, payload: unknown) => boolean)(handler.replyEvent, data);
+    };
     const fail = (err: unknown) => {
       const gwErr = toGatewayError(err);
       if (gwErr.code === ErrorCodes.INTERNAL_ERROR) call.log.error('handler failed', { message_type: event, error: String((err as Error)?.stack ?? err) });
       sendError(socket, event, ack, gwErr);
     };
     try {
-      const result = handler(parsed.data as never, call);
+      const result = handler.run(parsed.data as never, call);
       if (result && typeof (result as Promise<unknown>).then === 'function') {
-        (result as Promise<AckData | void>).then((data) => ack?.({ ok: true, ...(data ?? {}) }), fail);
+        (result as Promise<AckData | void>).then(succeed, fail);
       } else {
-        ack?.({ ok: true, ...((result as AckData | void) ?? {}) });
+        succeed(result as AckData | void);
       }
     } catch (err) {
       fail(err);

@@ -1,7 +1,19 @@
 import type { Feature } from './handlers/context';
+import { registerCells } from './handlers/cells';
+import { registerChat } from './handlers/chat';
+import { registerCursors } from './handlers/cursors';
 import { registerRooms } from './handlers/rooms';
+import { registerSessions } from './handlers/sessions';
 import { registerStatus } from './handlers/status';
 import { registerTyping } from './handlers/typing';
 
 /** Every feature module, registered in this order on every gateway. */
-export const features: readonly Feature[] = [registerRooms, registerStatus, registerTyping];
+export const features: readonly Feature[] = [
+  registerRooms,
+  registerStatus,
+  registerTyping,
+  registerCursors,
+  registerCells,
+  registerSessions,
+  registerChat,
+];

@@ -118,7 +118,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     config,
     rooms: new RoomBroadcaster(io, activity),
     activity,
-    handle: (type, handler) => dispatcher.handle(type, handler as never),
+    handle: (type, handler, options) => dispatcher.handle(type, handler as never, options),
     onDisconnect: (listener) => dispatcher.onDisconnect(listener),
   };
   const disposers: Dispose[] = [];

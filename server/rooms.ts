@@ -17,12 +17,12 @@ export interface EmitOptions {
 }
 
 /**
- * Emits a server event to an internal room in every namespace that serves the event (`/` and its
+ * Emits a server event to internal room(s) in every namespace that serves the event (`/` and its
  * feature namespace), through the adapter: encoded once per namespace, delivered on every pod.
  */
 export function emitTo<T extends ServerMessageType>(
   io: GatewayServer,
-  room: string,
+  room: string | string[],
   type: T,
   payload: ServerPayload<T>,
   options: EmitOptions = {},
@@ -47,6 +47,17 @@ export class RoomBroadcaster {
   toRoom<T extends ServerMessageType>(roomId: string, type: T, payload: ServerPayload<T>, options?: EmitOptions): void {
     this.activity.roomMessage(roomId);
     emitTo(this.io, clientRoom(roomId), type, payload, options);
+  }
+
+  /** Emits once to everyone in any of the client rooms (a member of several gets it once). */
+  toRooms<T extends ServerMessageType>(roomIds: readonly string[], type: T, payload: ServerPayload<T>, options?: EmitOptions): void {
+    for (const roomId of roomIds) this.activity.roomMessage(roomId);
+    emitTo(this.io, roomIds.map(clientRoom), type, payload, options);
+  }
+
+  /** Emits to an internal room (`session:<id>`, ...), on every pod. */
+  toInternal<T extends ServerMessageType>(room: string, type: T, payload: ServerPayload<T>, options?: EmitOptions): void {
+    emitTo(this.io, room, type, payload, options);
   }
 
   /** Emits to every connection of one user, on every pod. */

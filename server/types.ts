@@ -8,6 +8,8 @@ export interface SocketData {
   principal: Principal;
   /** Client room ids this socket joined (created on first join). */
   rooms?: Set<string>;
+  /** Collaboration sessions this socket joined, with its role in each (created on first join). */
+  sessions?: Map<string, string>;
 }
 
 /** One pod's answer to the cluster-wide stats request. */

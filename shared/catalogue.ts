@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import type { ErrorBody, ErrorCode } from './errors';
+import { calculationClientMessages, calculationServerMessages } from './messages/calculations';
 import type { MessageDef } from './messages/define';
+import { cellClientMessages, cellServerMessages } from './messages/cells';
+import { chatClientMessages, chatServerMessages } from './messages/chat';
+import { collaborationClientMessages, collaborationServerMessages } from './messages/collaboration';
 import { presenceClientMessages, presenceServerMessages, roomClientMessages, roomServerMessages } from './messages/presence';
+import { streamClientMessages, streamServerMessages } from './messages/streams';
 import { ROOT_NAMESPACE, type NamespaceName } from './namespaces';
 
 /**
@@ -12,16 +17,29 @@ import { ROOT_NAMESPACE, type NamespaceName } from './namespaces';
 export const clientMessages = {
   ...roomClientMessages,
   ...presenceClientMessages,
+  ...cellClientMessages,
+  ...collaborationClientMessages,
+  ...chatClientMessages,
+  ...streamClientMessages,
+  ...calculationClientMessages,
 } as const;
 
 export const serverMessages = {
   ...roomServerMessages,
   ...presenceServerMessages,
+  ...cellServerMessages,
+  ...collaborationServerMessages,
+  ...chatServerMessages,
+  ...streamServerMessages,
+  ...calculationServerMessages,
 } as const;
 
 export type ClientMessageType = keyof typeof clientMessages;
 export type ServerMessageType = keyof typeof serverMessages;
-export type ClientPayload<T extends ClientMessageType> = z.infer<(typeof clientMessages)[T]['schema']>;
+/** A payload as the handler receives it (after validation and defaults). */
+export type ClientPayload<T extends ClientMessageType> = z.output<(typeof clientMessages)[T]['schema']>;
+/** A payload as a client may send it (fields with defaults may be left out). */
+export type ClientInput<T extends ClientMessageType> = z.input<(typeof clientMessages)[T]['schema']>;
 export type ServerPayload<T extends ServerMessageType> = z.infer<(typeof serverMessages)[T]['schema']>;
 
 /** The `error` event of seed 002, sent when a failing message had no ack callback. */
@@ -39,7 +57,7 @@ export type AckCallback = (response: AckResponse) => void;
 
 /** Socket.IO event maps derived from the catalogue, used as the Server and client generics. */
 export type ClientToServerEvents = {
-  [K in ClientMessageType]: (payload: ClientPayload<K>, ack?: AckCallback) => void;
+  [K in ClientMessageType]: (payload: ClientInput<K>, ack?: AckCallback) => void;
 };
 export type ServerToClientEvents = {
   [K in ServerMessageType]: (payload: ServerPayload<K>) => void;

@@ -1,11 +1,9 @@
-import { closeClients, connectV2, connectV4, request, waitFor } from './support/clients';
-import { startGateway, stopGateways, urlOf } from './support/gateway';
+import { connectV2, connectV4, request, waitFor } from './support/clients';
+import { startGateway, urlOf } from './support/gateway';
 import { token } from './support/tokens';
+import { cleanUpAfterEach } from './support/lifecycle';
 
-afterEach(async () => {
-  closeClients();
-  await stopGateways();
-});
+cleanUpAfterEach();
 
 describe('bad input gets a clear error and the socket stays usable', () => {
   it('answers wrong payload types and missing fields with INVALID_MESSAGE and the zod issue paths', async () => {

@@ -1,11 +1,9 @@
-import { closeClients, connectV2, connectV4, request } from './support/clients';
-import { startGateway, stopGateways, urlOf } from './support/gateway';
+import { connectV2, connectV4, request, waitFor } from './support/clients';
+import { startGateway, urlOf } from './support/gateway';
 import { adminToken, token } from './support/tokens';
+import { cleanUpAfterEach } from './support/lifecycle';
 
-afterEach(async () => {
-  closeClients();
-  await stopGateways();
-});
+cleanUpAfterEach();
 
 const get = (url: string, bearer?: string) =>
   fetch(url, { headers: bearer ? { Authorization: `Bearer ${bearer}` } : {} }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
@@ -33,7 +31,9 @@ describe('HTTP endpoints of one pod', () => {
     const a = await connectV4(urlOf(gw), token({ sub: 'a' }));
     const b = await connectV2(urlOf(gw), token({ sub: 'b' }));
     await request(a, 'join_room', { room_id: 'workspace_123' });
+    const both = waitFor(a, 'room_state', (s) => s.total_users === 2);
     await request(b, 'join_room', { room_id: 'workspace_123' });
+    await both;
     await request(a, 'typing_start', { room: 'workspace_123' });
 
     const stats = await get(urlOf(gw, '/api/v1/ws/stats'), adminToken());
@@ -55,7 +55,7 @@ describe('HTTP endpoints of one pod', () => {
         user_count: 2,
         active_sheets_count: 0,
         last_activity: expect.stringMatching(/^\d{4}-/),
-        messages_sent: 3, // two room_state pushes and one typing event
+        messages_sent: 5, // two user_joined, two room_state pushes, one typing event
         avg_users_per_hour: 2,
       },
     ]);

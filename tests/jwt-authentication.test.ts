@@ -1,12 +1,10 @@
 import jwt from 'jsonwebtoken';
-import { closeClients, connectV2, connectV4, refusedV4, request } from './support/clients';
-import { startGateway, stopGateways, urlOf } from './support/gateway';
+import { connectV2, connectV4, refusedV4, request } from './support/clients';
+import { startGateway, urlOf } from './support/gateway';
 import { rsaKeys, TEST_SECRET, token } from './support/tokens';
+import { cleanUpAfterEach } from './support/lifecycle';
 
-afterEach(async () => {
-  closeClients();
-  await stopGateways();
-});
+cleanUpAfterEach();
 
 const now = () => Math.floor(Date.now() / 1000);
 

@@ -26,12 +26,14 @@ function contract(name: string, make: (podId: string) => Promise<PresenceStore>)
       expect(users[1]).not.toHaveProperty('email');
     });
 
-    it('keeps a user until their last connection leaves', async () => {
-      await store.join('r', 'c1', { userId: 'alice', username: 'Alice' });
-      await store.join('r', 'c2', { userId: 'alice', username: 'Alice' });
-      await store.leave('r', 'c1');
+    it('keeps a user until their last connection leaves, and says when they came and went', async () => {
+      expect(await store.join('r', 'c1', { userId: 'alice', username: 'Alice' })).toBe(true);
+      expect(await store.join('r', 'c2', { userId: 'alice', username: 'Alice' })).toBe(false);
+      expect(await store.join('r', 'c2', { userId: 'alice', username: 'Alice' })).toBe(false);
+      expect(await store.leave('r', 'c1')).toBe(false);
       expect((await store.list('r')).map((u) => u.user_id)).toEqual(['alice']);
-      await store.leave('r', 'c2');
+      expect(await store.leave('r', 'c2')).toBe(true);
+      expect(await store.leave('r', 'c2')).toBe(false);
       expect(await store.list('r')).toEqual([]);
       expect(await store.rooms()).toEqual([]);
     });
@@ -101,7 +103,10 @@ describe('with Redis', () => {
     expect(await a.reap()).toEqual([]);
     clock += 1000; // pod-b last beat 2500 ms ago: past the 2000 ms TTL
     await a.heartbeat();
-    expect((await a.reap()).sort()).toEqual(['other', 'r']);
+    expect((await a.reap()).sort((x, y) => x.room.localeCompare(y.room))).toEqual([
+      { room: 'other', goneUsers: [{ userId: 'bob', username: 'Bob' }] },
+      { room: 'r', goneUsers: [{ userId: 'bob', username: 'Bob' }] },
+    ]);
     expect((await a.list('r')).map((u) => u.user_id)).toEqual(['alice']);
     expect(await a.rooms()).toEqual([{ room: 'r', userCount: 1 }]);
     expect(await a.reap()).toEqual([]);

@@ -1,19 +1,10 @@
-import { closeClients, connectV4, request, waitFor } from './support/clients';
-import { startGateway, stopGateways, urlOf } from './support/gateway';
-import { TestRedis } from './support/redis';
+import { connectV4, request, waitFor } from './support/clients';
+import { startGateway, urlOf } from './support/gateway';
 import { token } from './support/tokens';
+import { cleanUpAfterEach, useRedis } from './support/lifecycle';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await TestRedis.start();
-});
-afterEach(async () => {
-  closeClients();
-  await stopGateways();
-});
-afterAll(async () => {
-  await redis.stop();
-});
+const redis = useRedis();
+cleanUpAfterEach();
 
 async function readiness(port: number): Promise<number> {
   return fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status);
@@ -39,7 +30,7 @@ describe('Redis stops and comes back', () => {
     alice.emit('typing_start', { room: 'r' });
     await before;
 
-    await redis.kill();
+    await redis.server.kill();
     await until(async () => (await readiness(a.port)) === 503 && (await readiness(b.port)) === 503, 10_000, 'readyz 503 during the outage');
     expect(await fetch(`${urlOf(a)}/healthz`).then((r) => r.status)).toBe(200);
     // Clients stay connected; a message that needs Redis state fails cleanly.
@@ -47,7 +38,7 @@ describe('Redis stops and comes back', () => {
     const during = await request(alice, 'join_room', { room_id: 'during-outage' });
     expect(during).toMatchObject({ ok: false, error: { code: 'UPSTREAM_UNAVAILABLE' } });
 
-    await redis.startProcess();
+    await redis.server.startProcess();
     await until(async () => (await readiness(a.port)) === 200 && (await readiness(b.port)) === 200, 15_000, 'readyz 200 after Redis returned');
 
     // Subscriptions are back: a broadcast from pod A reaches pod B again.

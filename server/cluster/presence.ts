@@ -21,11 +21,17 @@ export interface RoomSummary {
   readonly userCount: number;
 }
 
+/** A room whose entries the reaper removed, with the users who have no connection left in it. */
+export interface ReapedRoom {
+  readonly room: string;
+  readonly goneUsers: ReadonlyArray<{ readonly userId: string; readonly username: string }>;
+}
+
 export interface PresenceStore {
-  /** Adds (or refreshes) connection `connId` of `member` in `room`. */
-  join(room: string, connId: string, member: PresenceMember): Promise<void>;
-  /** Removes connection `connId` from `room`. */
-  leave(room: string, connId: string): Promise<void>;
+  /** Adds connection `connId` of `member` to `room`; true when it is the user's first there. */
+  join(room: string, connId: string, member: PresenceMember): Promise<boolean>;
+  /** Removes connection `connId` from `room`; true when the user has no connection left there. */
+  leave(room: string, connId: string): Promise<boolean>;
   /** Updates status or cursor of connection `connId` in `room`; no-op when it is not there. */
   update(room: string, connId: string, patch: PresencePatch): Promise<void>;
   /** Every user in `room` on every live pod, once each. */
@@ -35,7 +41,7 @@ export interface PresenceStore {
   /** Marks this pod alive; called every heartbeat interval. */
   heartbeat(): Promise<void>;
   /** Removes the entries of pods that stopped heartbeating; returns the rooms that changed. */
-  reap(): Promise<string[]>;
+  reap(): Promise<ReapedRoom[]>;
   /** Removes this pod from the registry (graceful shutdown, after its connections left). */
   close(): Promise<void>;
 }
@@ -107,18 +113,27 @@ export class MemoryPresenceStore implements PresenceStore {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async join(room: string, connId: string, member: PresenceMember): Promise<void> {
-    let conns = this.rooms_.get(room);
-    if (!conns) this.rooms_.set(room, (conns = new Map()));
-    const existing = conns.get(connId);
-    conns.set(connId, existing ? { ...existing, last_seen: this.now() } : newEntry(member, this.now()));
+  private connectionsOf(conns: Map<string, PresenceEntry>, userId: string): number {
+    let n = 0;
+    for (const e of conns.values()) if (e.user_id === userId) n++;
+    return n;
   }
 
-  async leave(room: string, connId: string): Promise<void> {
+  async join(room: string, connId: string, member: PresenceMember): Promise<boolean> {
+    let conns = this.rooms_.get(room);
+    if (!conns) this.rooms_.set(room, (conns = new Map()));
+    if (conns.has(connId)) return false;
+    conns.set(connId, newEntry(member, this.now()));
+    return this.connectionsOf(conns, member.userId) === 1;
+  }
+
+  async leave(room: string, connId: string): Promise<boolean> {
     const conns = this.rooms_.get(room);
-    if (!conns) return;
+    const entry = conns?.get(connId);
+    if (!conns || !entry) return false;
     conns.delete(connId);
     if (conns.size === 0) this.rooms_.delete(room);
+    return this.connectionsOf(conns, entry.user_id) === 0;
   }
 
   async update(room: string, connId: string, patch: PresencePatch): Promise<void> {
@@ -140,7 +155,7 @@ export class MemoryPresenceStore implements PresenceStore {
 
   async heartbeat(): Promise<void> {}
 
-  async reap(): Promise<string[]> {
+  async reap(): Promise<ReapedRoom[]> {
     return [];
   }
 

@@ -1,19 +1,37 @@
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { MemoryCellStore, RedisCellStore, type CellStore } from './cells';
+import { MemoryChatHistory, RedisChatHistory, type ChatHistory } from './chat-history';
 import { MemoryPresenceStore, type PresenceStore } from './presence';
 import type { RedisConnections } from './redis';
 import { RedisPresenceStore } from './redis-presence';
+import { MemorySessionStore, RedisSessionStore, type SessionStore } from './sessions';
 
 /** The state the pods share. In-memory without Redis (one pod), Redis-backed with it. */
 export interface Stores {
   readonly presence: PresenceStore;
+  readonly cells: CellStore;
+  readonly sessions: SessionStore;
+  readonly chat: ChatHistory;
 }
 
 export function createStores(config: Config, redis?: RedisConnections, logger?: Logger): Stores {
-  if (!redis) return { presence: new MemoryPresenceStore() };
+  if (!redis) {
+    return {
+      presence: new MemoryPresenceStore(),
+      cells: new MemoryCellStore(),
+      sessions: new MemorySessionStore(),
+      chat: new MemoryChatHistory(config.chatHistoryCap),
+    };
+  }
   const presence = new RedisPresenceStore(redis.data, config.podId, config.presence.ttlMs);
   redis.onRestored(() => {
     presence.resync().catch((err) => logger?.warn('presence resync failed', { module: 'stores', error: String(err) }));
   });
-  return { presence };
+  return {
+    presence,
+    cells: new RedisCellStore(redis.data, config.stateTtlSeconds),
+    sessions: new RedisSessionStore(redis.data, config.stateTtlSeconds),
+    chat: new RedisChatHistory(redis.data, config.chatHistoryCap, config.stateTtlSeconds),
+  };
 }

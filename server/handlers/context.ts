@@ -1,4 +1,4 @@
-import type { ClientMessageType, ClientPayload } from '../../shared/catalogue';
+import type { ClientMessageType, ClientPayload, ServerMessageType } from '../../shared/catalogue';
 import type { Principal } from '../auth/principal';
 import type { PodActivity } from '../cluster/activity';
 import type { Stores } from '../cluster/stores';
@@ -28,6 +28,10 @@ export type DisconnectListener = (socket: GatewaySocket) => void | Promise<void>
 /** What a feature must release when the gateway stops (timers, subscriptions). */
 export type Dispose = () => void | Promise<void>;
 
+export interface HandleOptions {
+  readonly replyEvent?: ServerMessageType;
+}
+
 /** What every feature module receives. */
 export interface FeatureContext {
   readonly io: GatewayServer;
@@ -36,8 +40,12 @@ export interface FeatureContext {
   readonly config: Config;
   readonly rooms: RoomBroadcaster;
   readonly activity: PodActivity;
-  /** Serves a message type on every namespace that accepts it; the payload arrives validated. */
-  handle<T extends ClientMessageType>(type: T, handler: MessageHandler<T>): void;
+  /**
+   * Serves a message type on every namespace that accepts it; the payload arrives validated. What
+   * the handler returns is the ack `{ok: true, ...}`; with `replyEvent`, a client that sent no ack
+   * callback gets it as that event instead (request/response messages such as sheet_state).
+   */
+  handle<T extends ClientMessageType>(type: T, handler: MessageHandler<T>, options?: HandleOptions): void;
   /** Runs when a socket goes, while its rooms are still known; awaited before shutdown completes. */
   onDisconnect(listener: DisconnectListener): void;
 }

@@ -2,32 +2,45 @@ import { ErrorCodes, GatewayError } from '../../shared/errors';
 import type { ServerPayload } from '../../shared/catalogue';
 import { mayJoin } from '../auth/principal';
 import { clientRoom } from '../rooms';
+import { KeyedThrottle } from '../throttle';
 import type { GatewaySocket } from '../types';
 import type { Feature, FeatureContext } from './context';
-
-/** The client rooms a socket is in (lazily created set on socket.data). */
-export function joinedRooms(socket: GatewaySocket): Set<string> {
-  return (socket.data.rooms ??= new Set());
-}
+import { joinedRooms } from './membership';
 
 async function roomState(ctx: FeatureContext, roomId: string): Promise<ServerPayload<'room_state'>> {
-  const users = await ctx.stores.presence.list(roomId);
-  return { room_id: roomId, users, active_sheets: [], total_users: users.length };
-}
-
-/** Pushes a fresh room_state to everyone in the room, on every pod. */
-export async function publishRoomState(ctx: FeatureContext, roomId: string): Promise<void> {
-  ctx.rooms.toRoom(roomId, 'room_state', await roomState(ctx, roomId));
+  const [users, activeSheets] = await Promise.all([ctx.stores.presence.list(roomId), ctx.stores.cells.activeSheets(roomId)]);
+  return { room_id: roomId, users, active_sheets: activeSheets, total_users: users.length };
 }
 
 /**
- * Rooms and cluster-wide presence (seed 002 sections 1 and 4): join_room, leave_room, room_state on
- * every join, leave and disconnect. The `rooms` claim decides who may join what. This module also
- * runs the presence heartbeat and reaps the entries of pods that died, pushing fresh room_state.
+ * Rooms and cluster-wide presence (seed 002 sections 1 and 4): join_room, leave_room, and a fresh
+ * room_state to the room on every join, leave and disconnect, at most once per room per
+ * ROOM_STATE_INTERVAL_MS (the latest state always goes: a burst of 1,000 joins costs a handful of
+ * pushes, not a million deliveries). user_joined / user_left (seed 004) mark a user's first and
+ * last connection in a room. The `rooms` claim decides who may join what. This module also runs
+ * the presence heartbeat and reaps the entries of pods that died.
  */
 export const registerRooms: Feature = (ctx) => {
   const { presence } = ctx.stores;
   const log = ctx.logger.child({ module: 'rooms' });
+  const pushes = new KeyedThrottle<string>(ctx.config.roomStateIntervalMs);
+
+  const publishRoomState = (roomId: string) =>
+    pushes.schedule(roomId, () =>
+      roomState(ctx, roomId).then(
+        (state) => ctx.rooms.toRoom(roomId, 'room_state', state),
+        (err) => log.warn('room_state push failed', { room_id: roomId, error: String(err) }),
+      ),
+    );
+
+  const announce = (type: 'user_joined' | 'user_left', roomId: string, userId: string, username: string) =>
+    ctx.rooms.toRoom(roomId, type, { userId, username, room_id: roomId });
+
+  const leave = async (socket: GatewaySocket, roomId: string) => {
+    const { userId, username } = socket.data.principal;
+    if (await presence.leave(roomId, socket.id)) announce('user_left', roomId, userId, username);
+    publishRoomState(roomId);
+  };
 
   ctx.handle('join_room', async ({ room_id }, call) => {
     if (!mayJoin(call.principal, room_id)) {
@@ -39,19 +52,20 @@ export const registerRooms: Feature = (ctx) => {
       rooms.add(room_id);
       call.socket.join(clientRoom(room_id));
       const { userId, username, email } = call.principal;
+      let first: boolean;
       try {
-        await presence.join(room_id, call.socket.id, { userId, username, email });
+        first = await presence.join(room_id, call.socket.id, { userId, username, email });
       } catch (err) {
         rooms.delete(room_id);
         call.socket.leave(clientRoom(room_id));
         throw err;
       }
       ctx.activity.roomJoin(room_id);
+      if (first) announce('user_joined', room_id, userId, username);
       call.log.debug('joined room', { room_id });
     }
-    const state = await roomState(ctx, room_id);
-    ctx.rooms.toRoom(room_id, 'room_state', state);
-    return { room_id, total_users: state.total_users };
+    publishRoomState(room_id);
+    return { room_id };
   });
 
   ctx.handle('leave_room', async ({ room_id }, call) => {
@@ -59,29 +73,25 @@ export const registerRooms: Feature = (ctx) => {
     if (!rooms.has(room_id)) throw new GatewayError(ErrorCodes.NOT_IN_ROOM, `Not in room ${room_id}`, { room_id });
     rooms.delete(room_id);
     call.socket.leave(clientRoom(room_id));
-    await presence.leave(room_id, call.socket.id);
-    await publishRoomState(ctx, room_id);
+    await leave(call.socket, room_id);
     return { room_id };
   });
 
   ctx.onDisconnect(async (socket) => {
     const rooms = socket.data.rooms;
-    if (!rooms?.size) return;
-    await Promise.all(
-      [...rooms].map(async (roomId) => {
-        await presence.leave(roomId, socket.id);
-        await publishRoomState(ctx, roomId);
-      }),
-    );
+    if (rooms?.size) await Promise.all([...rooms].map((roomId) => leave(socket, roomId)));
   });
 
   let stopped = false;
   const beat = async () => {
     try {
       await presence.heartbeat();
-      const changed = await presence.reap();
-      if (changed.length) log.info('reaped presence of stopped pods', { rooms: changed.length });
-      await Promise.all(changed.map((roomId) => publishRoomState(ctx, roomId)));
+      const reaped = await presence.reap();
+      if (reaped.length) log.info('reaped presence of stopped pods', { rooms: reaped.length });
+      for (const { room, goneUsers } of reaped) {
+        for (const { userId, username } of goneUsers) announce('user_left', room, userId, username);
+        publishRoomState(room);
+      }
     } catch (err) {
       if (!stopped) log.warn('presence heartbeat failed', { error: String(err) });
     }
@@ -89,8 +99,9 @@ export const registerRooms: Feature = (ctx) => {
   void beat();
   const timer = setInterval(beat, ctx.config.presence.heartbeatMs);
   timer.unref();
-  return () => {
+  return async () => {
     stopped = true;
     clearInterval(timer);
+    await pushes.flush();
   };
 };

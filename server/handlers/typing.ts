@@ -1,21 +1,15 @@
-import { ErrorCodes, GatewayError } from '../../shared/errors';
-import type { Call, Feature } from './context';
-
-function requireMember(call: Call, roomId: string): void {
-  if (!call.socket.data.rooms?.has(roomId)) {
-    throw new GatewayError(ErrorCodes.NOT_IN_ROOM, `Not in room ${roomId}`, { room_id: roomId });
-  }
-}
+import type { Feature } from './context';
+import { requireMember } from './membership';
 
 /** Typing indicators (seed 002 section 5): to the rest of the room, never back to the sender. */
 export const registerTyping: Feature = (ctx) => {
   ctx.handle('typing_start', ({ room, cell_id }, call) => {
-    requireMember(call, room);
+    requireMember(call.socket, room);
     const { userId, username } = call.principal;
     ctx.rooms.toRoom(room, 'user_typing_start', { user_id: userId, username, room_id: room, cell_id }, { except: call.socket });
   });
   ctx.handle('typing_stop', ({ room, cell_id }, call) => {
-    requireMember(call, room);
+    requireMember(call.socket, room);
     const { userId, username } = call.principal;
     ctx.rooms.toRoom(room, 'user_typing_stop', { user_id: userId, username, room_id: room, cell_id }, { except: call.socket });
   });

@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import type { ChatMessage } from '../../shared/messages/chat';
+import type { Feature } from './context';
+import { targetRoom } from './membership';
+
+/**
+ * Chat (seed 004) in the ordinary rooms: message → message to the whole room, the author included,
+ * and into the room's capped history (Redis with several pods, so it outlives the pod that wrote
+ * it); typing to the others; history → the last messages before a time, newest last. Ids are
+ * random UUIDs, unique across pods.
+ */
+export const registerChat: Feature = (ctx) => {
+  const { chat } = ctx.stores;
+
+  ctx.handle('message', async ({ content, messageType, room_id }, call) => {
+    const room = targetRoom(call.socket, room_id);
+    const { userId, username } = call.principal;
+    const message: ChatMessage = {
+      id: randomUUID(),
+      room_id: room,
+      content,
+      messageType,
+      author: { userId, username },
+      timestamp: new Date().toISOString(),
+    };
+    // Stored before it is delivered: whoever saw a message finds it in the history.
+    await chat.append(room, message);
+    ctx.rooms.toRoom(room, 'message', message);
+    return { id: message.id, timestamp: message.timestamp };
+  });
+
+  ctx.handle('typing', ({ isTyping, room_id }, call) => {
+    const room = targetRoom(call.socket, room_id);
+    const { userId, username } = call.principal;
+    ctx.rooms.toRoom(room, 'typing', { userId, username, isTyping, room_id: room }, { except: call.socket });
+  });
+
+  ctx.handle(
+    'history',
+    async ({ limit, before, room_id }, call) => {
+      const room = targetRoom(call.socket, room_id);
+      return { room_id: room, messages: await chat.before(room, limit, before === undefined ? undefined : Date.parse(before)) };
+    },
+    { replyEvent: 'history' },
+  );
+};
