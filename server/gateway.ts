@@ -11,6 +11,7 @@ import { PodActivity } from './cluster/activity';
 import { connectRedis, type RedisConnections } from './cluster/redis';
 import { ClusterStats } from './cluster/stats';
 import { createStores, type Stores } from './cluster/stores';
+import { attachNativeEndpoints } from './compat/attach';
 import type { Config } from './config';
 import { Dispatcher, frameSizeRecorder } from './dispatch';
 import { features } from './features';
@@ -65,6 +66,8 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     allowRequest: (req, cb) => cb(null, originAllowed(req.headers.origin)),
   });
   if (redis) io.adapter(createAdapter(redis.pub, redis.sub, { requestsTimeout: config.statsTimeoutMs }));
+  // Native WebSocket clients of the seed protocols become Socket.IO sockets of `/` (server/compat).
+  const closeNativeEndpoints = attachNativeEndpoints({ io, httpServer, config, logger, verify });
 
   const recordFrameSize = frameSizeRecorder(config.maxMessageBytes);
   io.engine.on('connection', (conn) => {
@@ -136,7 +139,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
       connections: () => io.engine.clientsCount,
     }),
   );
-  app.use(adminRouter({ verify, stats, presence: stores.presence }));
+  app.use(adminRouter({ verify, stats, presence: stores.presence, cells: stores.cells }));
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -152,6 +155,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const close = () =>
     (closing ??= (async () => {
       shuttingDown = true;
+      closeNativeEndpoints(); // no new native upgrades; native connections now close with 1001
       log.info('shutting down', { connections: io.engine.clientsCount });
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       // Closing the transport (not a Socket.IO disconnect) makes clients reconnect, to another pod.

@@ -35,6 +35,7 @@ describe('HTTP endpoints of one pod', () => {
     await request(b, 'join_room', { room_id: 'workspace_123' });
     await both;
     await request(a, 'typing_start', { room: 'workspace_123' });
+    await request(b, 'cell_update', { sheet_id: 'sheet_1', cell_id: 'A1', value: 1 });
 
     const stats = await get(urlOf(gw, '/api/v1/ws/stats'), adminToken());
     expect(stats.body).toEqual({
@@ -53,9 +54,9 @@ describe('HTTP endpoints of one pod', () => {
       {
         room_id: 'workspace_123',
         user_count: 2,
-        active_sheets_count: 0,
+        active_sheets_count: 1,
         last_activity: expect.stringMatching(/^\d{4}-/),
-        messages_sent: 5, // two user_joined, two room_state pushes, one typing event
+        messages_sent: 6, // two user_joined, two room_state pushes, one typing event, one cell_updated
         avg_users_per_hour: 2,
       },
     ]);

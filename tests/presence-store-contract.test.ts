@@ -1,6 +1,7 @@
 import { MemoryPresenceStore, type PresenceStore } from '../server/cluster/presence';
 import { RedisPresenceStore } from '../server/cluster/redis-presence';
-import { TestRedis } from './support/redis';
+import { useRedis } from './support/lifecycle';
+import type { TestRedis } from './support/redis';
 
 type RedisClient = Awaited<ReturnType<TestRedis['client']>>;
 
@@ -70,17 +71,12 @@ function contract(name: string, make: (podId: string) => Promise<PresenceStore>)
 contract('in-memory', async () => new MemoryPresenceStore());
 
 describe('with Redis', () => {
-  let redis: TestRedis;
+  const redis = useRedis();
   let client: RedisClient;
   let clock = 1_000_000;
   const now = () => clock;
   beforeAll(async () => {
-    redis = await TestRedis.start();
-    client = await redis.client();
-  });
-  afterAll(async () => {
-    await client.quit();
-    await redis.stop();
+    client = await redis.server.client();
   });
   beforeEach(async () => {
     await client.flushAll();

@@ -4,6 +4,7 @@ import { isAdmin } from '../auth/principal';
 import { bearerToken } from '../auth/token';
 import type { TokenVerifier } from '../auth/verify';
 import type { ClusterStats } from '../cluster/stats';
+import type { CellStore } from '../cluster/cells';
 import type { PresenceStore } from '../cluster/presence';
 
 const HTTP_STATUS: Partial<Record<string, number>> = {
@@ -34,6 +35,7 @@ export interface AdminDeps {
   verify: TokenVerifier;
   stats: ClusterStats;
   presence: PresenceStore;
+  cells: CellStore;
 }
 
 const HOUR_MS = 3_600_000;
@@ -68,9 +70,10 @@ export function adminRouter(deps: AdminDeps): Router {
   router.get('/api/v1/ws/rooms', async (_req, res) => {
     try {
       const [{ pods }, rooms] = await Promise.all([deps.stats.collect(), deps.presence.rooms()]);
+      const sheets = await Promise.all(rooms.map(({ room }) => deps.cells.activeSheets(room)));
       const now = Date.now();
       res.json(
-        rooms.map(({ room, userCount }) => {
+        rooms.map(({ room, userCount }, i) => {
           const seen = pods.map((p) => p.activity.rooms[room]).filter((r) => r !== undefined);
           const firstSeen = Math.min(now, ...seen.map((r) => r.first_seen));
           const lastActivity = Math.max(0, ...seen.map((r) => r.last_activity));
@@ -78,7 +81,7 @@ export function adminRouter(deps: AdminDeps): Router {
           return {
             room_id: room,
             user_count: userCount,
-            active_sheets_count: 0,
+            active_sheets_count: sheets[i].length,
             last_activity: lastActivity ? new Date(lastActivity).toISOString() : null,
             messages_sent: seen.reduce((n, r) => n + r.messages_sent, 0),
             // Joins per hour since the room was first seen, over at least one hour.

@@ -19,6 +19,7 @@ export async function freePort(): Promise<number> {
  */
 export class TestRedis {
   private proc?: ChildProcess;
+  private readonly clients = new Set<ReturnType<typeof createClient>>();
   private constructor(readonly port: number) {}
 
   static async start(): Promise<TestRedis> {
@@ -63,14 +64,18 @@ export class TestRedis {
     this.proc = undefined;
   }
 
-  /** A plain client for assertions on the stored state. */
+  /** A plain client for assertions on the stored state; closed by stop(). */
   async client() {
     const client = createClient({ url: this.url });
+    client.on('error', () => {}); // a test that kills the server sees errors it expects
     await client.connect();
+    this.clients.add(client);
     return client;
   }
 
   async stop(): Promise<void> {
+    await Promise.allSettled([...this.clients].map((c) => c.disconnect()));
+    this.clients.clear();
     await this.kill();
   }
 }
