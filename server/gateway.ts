@@ -106,9 +106,9 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     nsp.use(auth);
     nsp.on('connection', (socket) => {
       socket.join(userRoom(socket.data.principal.userId));
-      connLog.debug('connected', { socket_id: socket.id, user_id: socket.data.principal.userId, namespace: name });
+      connLog.info('connected', { socket_id: socket.id, user_id: socket.data.principal.userId, namespace: name });
       socket.once('disconnect', (reason) =>
-        connLog.debug('disconnected', { socket_id: socket.id, user_id: socket.data.principal.userId, reason }),
+        connLog.info('disconnected', { socket_id: socket.id, user_id: socket.data.principal.userId, reason }),
       );
     });
     dispatcher.attach(nsp);
