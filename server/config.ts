@@ -39,6 +39,8 @@ const EnvSchema = z.object({
   PING_TIMEOUT_MS: int(20000, 100),
   SHUTDOWN_TIMEOUT_MS: int(10000, 100),
   STATS_TIMEOUT_MS: int(2000, 50),
+  AUTH_TIMEOUT_MS: int(30000, 100),
+  NATIVE_HEARTBEAT_MS: int(30000, 100),
   ROOM_STATE_INTERVAL_MS: int(100, 0),
   CURSOR_RATE: int(30, 1),
   CELL_MAX_BYTES: int(32768, 16),
@@ -81,6 +83,10 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** How long the stats endpoints wait for the other pods' answers. */
   readonly statsTimeoutMs: number;
+  /** Native endpoints with first-message auth (seeds 003, 004) close with 1008 after this long unauthenticated. */
+  readonly authTimeoutMs: number;
+  /** Interval of seed 001's JSON `heartbeat` on `/ws`. */
+  readonly nativeHeartbeatMs: number;
   /** room_state goes out at most once per room per interval (the latest state always goes). */
   readonly roomStateIntervalMs: number;
   /** Cursor moves relayed per socket per second; the latest position always goes. */
@@ -147,6 +153,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pingTimeoutMs: e.PING_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     statsTimeoutMs: e.STATS_TIMEOUT_MS,
+    authTimeoutMs: e.AUTH_TIMEOUT_MS,
+    nativeHeartbeatMs: e.NATIVE_HEARTBEAT_MS,
     roomStateIntervalMs: e.ROOM_STATE_INTERVAL_MS,
     cursorRate: e.CURSOR_RATE,
     cellMaxBytes: e.CELL_MAX_BYTES,

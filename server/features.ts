@@ -1,10 +1,12 @@
 import type { Feature } from './handlers/context';
+import { registerCalculations } from './handlers/calculations';
 import { registerCells } from './handlers/cells';
 import { registerChat } from './handlers/chat';
 import { registerCursors } from './handlers/cursors';
 import { registerRooms } from './handlers/rooms';
 import { registerSessions } from './handlers/sessions';
 import { registerStatus } from './handlers/status';
+import { registerStreams } from './handlers/streams';
 import { registerTyping } from './handlers/typing';
 
 /** Every feature module, registered in this order on every gateway. */
@@ -16,4 +18,6 @@ export const features: readonly Feature[] = [
   registerCells,
   registerSessions,
   registerChat,
+  registerStreams,
+  registerCalculations,
 ];

@@ -1,0 +1,98 @@
+import { Transport } from 'engine.io';
+import WebSocket from 'ws';
+
+/** The bridge side of a native transport: turns what the server sends into dialect frames. */
+export interface PacketSink {
+  /** A Socket.IO-encoded packet for the client (`options` is shared by a broadcast's recipients). */
+  outgoing(encoded: string, options: object | undefined): string | undefined;
+  /** How to close when nobody chose a code (shutdown, refused handshake, server disconnect). */
+  defaultClose(): { code: number; reason: string };
+}
+
+/** The engine.io packet shape handed to `send` (engine.io-parser's Packet). */
+interface EnginePacket {
+  type: string;
+  data?: unknown;
+  options?: object;
+}
+
+const TEXT = { binary: false };
+
+/**
+ * An engine.io transport over a native WebSocket speaking a dialect (named `websocket`, so the
+ * engine socket treats it like its own). Outgoing `message` packets carry Socket.IO-encoded packets
+ * that the sink turns into dialect frames; engine.io heartbeats become WebSocket ping frames and
+ * the client's pong frame becomes the engine.io pong. Incoming dialect frames enter through
+ * `receive` as Socket.IO-encoded packets, exactly as a Socket.IO client's would.
+ */
+export class NativeTransport extends Transport {
+  private awaitingPong = false;
+  private closeWith?: { code: number; reason: string };
+  private readonly onSentLast = (err?: Error) => {
+    if (err) return; // the connection is going; engine.io hears of it from the close event
+    this.writable = true;
+    this.emit('drain');
+    this.emit('ready');
+  };
+
+  constructor(
+    private readonly ws: WebSocket,
+    query: Record<string, string>,
+    private readonly sink: PacketSink,
+  ) {
+    super({ _query: { ...query, EIO: '4', transport: 'websocket' } });
+    this.writable = true;
+    ws.on('pong', () => {
+      this.awaitingPong = false;
+      this.onPacket({ type: 'pong' });
+    });
+    ws.once('close', () => this.onClose());
+    ws.on('error', (err) => this.onError('websocket error', err.message));
+  }
+
+  get name(): string {
+    return 'websocket';
+  }
+
+  /** Hands a Socket.IO-encoded packet from the client to the engine socket. */
+  receive(encoded: string): void {
+    if (this.readyState === 'open') this.onPacket({ type: 'message', data: encoded });
+  }
+
+  /** The close code and reason the next close uses (the first caller wins). */
+  setClose(code: number, reason: string): void {
+    this.closeWith ??= { code, reason };
+  }
+
+  send(packets: EnginePacket[]): void {
+    this.writable = false;
+    const frames: string[] = [];
+    for (const packet of packets) {
+      if (packet.type === 'message' && typeof packet.data === 'string') {
+        const frame = this.sink.outgoing(packet.data, packet.options);
+        if (frame !== undefined) frames.push(frame);
+      } else if (packet.type === 'ping' && this.ws.readyState === WebSocket.OPEN) {
+        this.awaitingPong = true;
+        this.ws.ping();
+      }
+    }
+    if (frames.length === 0 || this.ws.readyState !== WebSocket.OPEN) {
+      this.onSentLast();
+      return;
+    }
+    const last = frames.length - 1;
+    for (let i = 0; i < last; i++) this.ws.send(frames[i], TEXT);
+    this.ws.send(frames[last], TEXT, this.onSentLast);
+  }
+
+  doClose(fn?: () => void): void {
+    if (this.awaitingPong && !this.closeWith) {
+      // The client stopped answering pings: no closing handshake with a peer that is gone.
+      this.ws.terminate();
+    } else {
+      const { code, reason } = this.closeWith ?? this.sink.defaultClose();
+      this.ws.close(code, reason);
+    }
+    fn?.();
+  }
+}
