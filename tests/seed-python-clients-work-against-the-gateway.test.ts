@@ -1,0 +1,217 @@
+// The Python client code of the seed documents (seeds 000 and 003), adapted only in host, port and
+// token, run with Python's `websockets` (Debian's python3-websockets). Seeds 001 and 002 document
+// their server side and tests in Python; their documented client exchanges are run the same way.
+// Skipped only when no python3 with the websockets module is installed.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { startGateway } from './support/gateway';
+import { cleanUpAfterEach } from './support/lifecycle';
+import { token } from './support/tokens';
+
+cleanUpAfterEach();
+
+/** A python3 that can import websockets, if any. */
+function findPython(): string | undefined {
+  for (const candidate of ['python3', '/usr/bin/python3']) {
+    const probe = spawnSync(candidate, ['-c', 'import websockets'], { stdio: 'ignore', timeout: 10_000 });
+    if (probe.status === 0) return candidate;
+  }
+  return undefined;
+}
+
+const python = findPython();
+const itWithPython = python ? it : it.skip;
+
+const running = new Set<ChildProcess>();
+afterEach(() => {
+  for (const proc of running) proc.kill('SIGKILL');
+  running.clear();
+});
+
+/** Runs a script; `until` resolves once stdout contains the text (or the script exits). */
+function runPython(script: string): { output: () => string; until: (text: string, timeoutMs?: number) => Promise<string>; exit: Promise<number | null> } {
+  const proc = spawn(python!, ['-u', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(proc);
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (chunk: Buffer) => {
+    out += chunk.toString();
+    for (const l of listeners) l();
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => (running.delete(proc), resolve(code))));
+  const until = (text: string, timeoutMs = 15_000) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        if (out.includes(text)) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          resolve(out);
+        }
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`python never printed ${text}; output:\n${out}`));
+      }, timeoutMs);
+      listeners.add(check);
+      void exit.then(() =>
+        setImmediate(() => {
+          check();
+          if (!listeners.delete(check)) return;
+          clearTimeout(timer);
+          reject(new Error(`python exited without printing ${text}; output:\n${out}`));
+        }),
+      );
+      check();
+    });
+  return { output: () => out, until, exit };
+}
+
+describe('seed Python clients', () => {
+  itWithPython('seed 000: the documented calculation client prints the gateway\'s error reply', async () => {
+    const gw = await startGateway();
+    const script = `
+import asyncio
+import websockets
+import json
+
+async def websocket_client():
+    token = "${token({ sub: 'astrologer' })}"
+    uri = f"ws://127.0.0.1:${gw.port}/api/websockets/ws/{token}"
+    
+    async with websockets.connect(uri) as websocket:
+        # Send calculation request
+        request = {
+            "chart_id": "chart-123",
+            "calculation_type": "aspects",
+            "parameters": {
+                "aspects": ["CONJUNCTION", "OPPOSITION", "TRINE"]
+            }
+        }
+        
+        await websocket.send(json.dumps(request))
+        
+        # Receive response
+        response = await websocket.recv()
+        result = json.loads(response)
+        
+        if result["status"] == "success":
+            print("Calculation result:", result["result"])
+        else:
+            print("Error:", result["message"])
+
+# Run the client
+asyncio.run(websocket_client())
+`;
+    const run = runPython(script);
+    expect(await run.exit).toBe(0);
+    expect(run.output().trim()).toBe('Error: No calculation backend is configured on this gateway: cannot compute aspects for chart chart-123');
+  });
+
+  itWithPython('seed 003: the documented StreamingClient authenticates and prints data deliveries', async () => {
+    const gw = await startGateway();
+    const script = `
+import asyncio
+import json
+import websockets
+
+class StreamingClient:
+    def __init__(self, uri, token):
+        self.uri = uri
+        self.token = token
+        self.subscriptions = {}
+        
+    async def connect(self):
+        async with websockets.connect(self.uri) as websocket:
+            self.websocket = websocket
+            
+            # Authenticate
+            await self.send({
+                'type': 'auth',
+                'data': {'token': self.token}
+            })
+            
+            # Handle messages
+            async for message in websocket:
+                await self.handle_message(json.loads(message))
+    
+    async def send(self, message):
+        await self.websocket.send(json.dumps(message))
+    
+    async def subscribe(self, sub_type, filters=None):
+        await self.send({
+            'type': 'subscribe',
+            'data': {
+                'type': sub_type,
+                'filters': filters or {}
+            }
+        })
+    
+    async def handle_message(self, message):
+        msg_type = message.get('type')
+        
+        if msg_type == 'auth_success':
+            print('Authentication successful')
+        elif msg_type == 'data':
+            print(f"Received data: {message['data']}")
+        elif msg_type == 'error':
+            print(f"Error: {message['data']['error']}")
+
+# Usage
+async def main():
+    client = StreamingClient('ws://127.0.0.1:${gw.port}/api/streaming/ws', '${token({ sub: 'analyst' })}')
+    await client.connect()
+
+asyncio.run(main())
+`;
+    const run = runPython(script);
+    await run.until('Authentication successful');
+    gw.io.to('user:analyst').emit('data', { subscription_id: 'sub_789', data: { subscription_type: 'events', event: { event_id: 'evt_123' } } });
+    await run.until("Received data: {'subscription_type': 'events', 'event': {'event_id': 'evt_123'}}");
+  });
+
+  itWithPython('seed 002: the documented ping/pong integration test passes over a real connection', async () => {
+    const gw = await startGateway();
+    const script = `
+import asyncio, json, websockets
+
+async def test_websocket_endpoint():
+    async with websockets.connect("ws://127.0.0.1:${gw.port}/api/v1/ws?token=${token({ sub: 'py' })}") as websocket:
+        await websocket.send(json.dumps({"type": "ping"}))
+        data = json.loads(await websocket.recv())
+        assert data["type"] == "pong"
+        print("test_websocket_endpoint passed")
+
+asyncio.run(test_websocket_endpoint())
+`;
+    const run = runPython(script);
+    expect(await run.exit).toBe(0);
+    expect(run.output()).toContain('test_websocket_endpoint passed');
+  });
+
+  itWithPython('seed 001: a client gets connection_established, a correlated pong, and is refused without a token', async () => {
+    const gw = await startGateway();
+    const script = `
+import asyncio, json, websockets
+
+async def main():
+    async with websockets.connect("ws://127.0.0.1:${gw.port}/ws?token=${token({ sub: 'py-agent' })}") as websocket:
+        hello = json.loads(await websocket.recv())
+        assert hello["type"] == "connection_established", hello
+        assert hello["payload"]["user_id"] == "py-agent", hello
+        await websocket.send(json.dumps({"type": "ping", "payload": {}, "correlation_id": "py-1"}))
+        pong = json.loads(await websocket.recv())
+        assert pong["type"] == "pong" and pong["correlation_id"] == "py-1", pong
+    try:
+        async with websockets.connect("ws://127.0.0.1:${gw.port}/ws") as websocket:
+            await websocket.recv()
+    except websockets.exceptions.ConnectionClosed as closed:
+        print("refused", closed.code, closed.reason)
+
+asyncio.run(main())
+`;
+    const run = runPython(script);
+    expect(await run.exit).toBe(0);
+    expect(run.output().trim()).toBe('refused 1008 Missing token');
+  });
+});
