@@ -226,8 +226,11 @@ describe('/api/streaming/ws (seed 003): first-message auth, {type, data, subscri
     expect(await bad.closed).toEqual({ code: 1008, reason: 'Invalid token' });
 
     const ok = await connectStreaming(gw, token({ sub: 'late' }));
-    ok.send({ type: 'ping' });
-    expect(await ok.next('pong')).toMatchObject({ type: 'pong' });
+    ok.send({ type: 'auth', data: { token: token({ sub: 'late' }) } });
+    expect(await ok.next('auth_success')).toMatchObject({ data: { user_id: 'late' } });
+    ok.send({ type: 'auth', data: { token: token({ sub: 'intruder' }) } });
+    expect(await ok.next('auth_failed')).toMatchObject({ data: { error: 'Token is for another user' } });
+    expect(await ok.closed).toEqual({ code: 1008, reason: 'Token is for another user' });
   });
 });
 
