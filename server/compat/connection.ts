@@ -22,7 +22,7 @@ import {
 import { closeReason, isRecord, parseFrame } from './frames';
 import type { OutgoingCache } from './outgoing-cache';
 import { encodeConnect, encodeEvent, PacketType } from './packets';
-import { NativeTransport, type PacketSink } from './transport';
+import { NativeTransport, type OutgoingFrame, type PacketSink } from './transport';
 
 /** Requests awaiting their ack, per connection; more are refused until some are answered. */
 export const MAX_IN_FLIGHT = 256;
@@ -232,7 +232,7 @@ export class NativeConnection implements PacketSink, NativeSession {
     this.transport.receive(encoded);
   }
 
-  outgoing(encoded: string, options: object | undefined): string | undefined {
+  outgoing(encoded: string, options: object | undefined): OutgoingFrame | undefined {
     try {
       return this.translate(encoded, options);
     } catch (err) {
@@ -241,7 +241,7 @@ export class NativeConnection implements PacketSink, NativeSession {
     }
   }
 
-  private translate(encoded: string, options: object | undefined): string | undefined {
+  private translate(encoded: string, options: object | undefined): OutgoingFrame | undefined {
     const packet = this.deps.cache.packet(encoded, options);
     switch (packet.type) {
       case PacketType.CONNECT:

@@ -1,10 +1,11 @@
 import type { Dialect } from './dialect';
 import { decodeServerPacket, type ServerPacket } from './packets';
+import { PreparedFrame, type OutgoingFrame } from './transport';
 
 interface Entry {
   readonly encoded: string;
   readonly packet: ServerPacket;
-  readonly frames: Map<Dialect, string | undefined>;
+  readonly frames: Map<Dialect, OutgoingFrame | undefined>;
 }
 
 /**
@@ -29,11 +30,15 @@ export class OutgoingCache {
     return this.entry(encoded, options).packet;
   }
 
-  /** The dialect's frame for an EVENT packet, computed once per broadcast and dialect. */
-  eventFrame(encoded: string, options: object | undefined, dialect: Dialect, event: string, payload: unknown): string | undefined {
+  /**
+   * The dialect's frame for an EVENT packet, encoded once per broadcast and dialect; a frame that
+   * can be shared (the packet came with an options object) is also framed once.
+   */
+  eventFrame(encoded: string, options: object | undefined, dialect: Dialect, event: string, payload: unknown): OutgoingFrame | undefined {
     const { frames } = this.entry(encoded, options);
     if (frames.has(dialect)) return frames.get(dialect);
-    const frame = dialect.encodeEvent(event, payload);
+    const text = dialect.encodeEvent(event, payload);
+    const frame = text !== undefined && options ? new PreparedFrame(text) : text;
     frames.set(dialect, frame);
     return frame;
   }

@@ -1,10 +1,29 @@
 import { Transport } from 'engine.io';
 import WebSocket from 'ws';
 
+/** `ws` internals used to send one pre-framed buffer to many sockets (as Socket.IO's adapter does). */
+const { Sender } = WebSocket as unknown as {
+  Sender: { frame(data: Buffer, options: { readOnly: boolean; mask: boolean; rsv1: boolean; opcode: number; fin: boolean }): Buffer[] };
+};
+type RawSender = { sendFrame(list: readonly Buffer[], cb?: (err?: Error) => void): void };
+
+/**
+ * A text frame framed once (header and payload) for all the recipients of a broadcast; written
+ * to each socket as is. Only valid without permessage-deflate, which the native server disables.
+ */
+export class PreparedFrame {
+  readonly wire: readonly Buffer[];
+  constructor(readonly text: string) {
+    this.wire = Sender.frame(Buffer.from(text), { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true });
+  }
+}
+
+export type OutgoingFrame = string | PreparedFrame;
+
 /** The bridge side of a native transport: turns what the server sends into dialect frames. */
 export interface PacketSink {
   /** A Socket.IO-encoded packet for the client (`options` is shared by a broadcast's recipients). */
-  outgoing(encoded: string, options: object | undefined): string | undefined;
+  outgoing(encoded: string, options: object | undefined): OutgoingFrame | undefined;
   /** How to close when nobody chose a code (shutdown, refused handshake, server disconnect). */
   defaultClose(): { code: number; reason: string };
 }
@@ -66,7 +85,7 @@ export class NativeTransport extends Transport {
 
   send(packets: EnginePacket[]): void {
     this.writable = false;
-    const frames: string[] = [];
+    const frames: OutgoingFrame[] = [];
     for (const packet of packets) {
       if (packet.type === 'message' && typeof packet.data === 'string') {
         const frame = this.sink.outgoing(packet.data, packet.options);
@@ -81,8 +100,13 @@ export class NativeTransport extends Transport {
       return;
     }
     const last = frames.length - 1;
-    for (let i = 0; i < last; i++) this.ws.send(frames[i], TEXT);
-    this.ws.send(frames[last], TEXT, this.onSentLast);
+    for (let i = 0; i < last; i++) this.write(frames[i]);
+    this.write(frames[last], this.onSentLast);
+  }
+
+  private write(frame: OutgoingFrame, cb?: (err?: Error) => void): void {
+    if (typeof frame === 'string') this.ws.send(frame, TEXT, cb);
+    else (this.ws as unknown as { _sender: RawSender })._sender.sendFrame(frame.wire, cb);
   }
 
   doClose(fn?: () => void): void {
