@@ -120,7 +120,7 @@ export const Endpoints = {
 } as const;
 
 /** A seed 002 client (`?token=`), ready once its ping is answered (frames before it are dispatched in order). */
-export async function connectWorkspace(gateway: Gateway, token: string): Promise<NativeClient> {
+export async function connectWorkspace(gateway: Gateway | number, token: string): Promise<NativeClient> {
   const client = await openNative(wsUrl(gateway, Endpoints.workspace, { token }));
   client.send({ type: 'ping' });
   await client.next('pong');
@@ -128,14 +128,14 @@ export async function connectWorkspace(gateway: Gateway, token: string): Promise
 }
 
 /** A seed 001 client, ready at `connection_established`. */
-export async function connectAgents(gateway: Gateway, token: string): Promise<NativeClient> {
+export async function connectAgents(gateway: Gateway | number, token: string): Promise<NativeClient> {
   const client = await openNative(wsUrl(gateway, Endpoints.agents, { token }));
   await client.next('connection_established');
   return client;
 }
 
 /** A seed 003 client, ready at `auth_success`. */
-export async function connectStreaming(gateway: Gateway, token: string): Promise<NativeClient> {
+export async function connectStreaming(gateway: Gateway | number, token: string): Promise<NativeClient> {
   const client = await openNative(wsUrl(gateway, Endpoints.streaming));
   client.send({ type: 'auth', data: { token } });
   await client.next('auth_success');
@@ -143,7 +143,7 @@ export async function connectStreaming(gateway: Gateway, token: string): Promise
 }
 
 /** A seed 004 client with `?token=&contextId=`, ready once its ping is answered. */
-export async function connectLearning(gateway: Gateway, path: string, token: string, contextId?: string): Promise<NativeClient> {
+export async function connectLearning(gateway: Gateway | number, path: string, token: string, contextId?: string): Promise<NativeClient> {
   const client = await openNative(wsUrl(gateway, path, contextId === undefined ? { token } : { token, contextId }));
   client.send({ type: 'ping' });
   await client.next('pong');
@@ -151,7 +151,7 @@ export async function connectLearning(gateway: Gateway, path: string, token: str
 }
 
 /** A seed 000 client (token in the path), ready once its ping is answered. */
-export async function connectCalculations(gateway: Gateway, token: string): Promise<NativeClient> {
+export async function connectCalculations(gateway: Gateway | number, token: string): Promise<NativeClient> {
   const client = await openNative(wsUrl(gateway, Endpoints.calculations(token)));
   client.send({ type: 'ping' });
   await client.next('pong');
