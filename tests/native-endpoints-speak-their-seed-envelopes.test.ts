@@ -114,6 +114,9 @@ describe('/ws (seed 001): {type, payload, timestamp, correlation_id}', () => {
       timestamp: expect.any(Number),
       correlation_id: 'c-3',
     });
+    // The seed's frontend sends the correlation_id inside the payload.
+    ws.send({ type: 'status_update', payload: { status: 'away', correlation_id: 'c-4' } });
+    expect(await ws.next('ack')).toMatchObject({ payload: { message_type: 'status_update', status: 'away' }, correlation_id: 'c-4' });
     ws.send({ type: 'user_message', payload: { content: 'hi' } });
     expect((await ws.next('error')).payload).toMatchObject({ code: 'UNKNOWN_MESSAGE_TYPE', recoverable: true, message_type: 'user_message' });
     expect(await ws.next('heartbeat')).toEqual({ type: 'heartbeat', payload: { server_time: expect.any(Number) }, timestamp: expect.any(Number) });

@@ -60,6 +60,7 @@ export class NativeConnection implements PacketSink, NativeSession {
   private readonly pending = new Map<number, PendingRequest>();
   private nextAckId = 0;
   private readonly timers: NodeJS.Timeout[] = [];
+  private authTimer?: NodeJS.Timeout;
   private socket_?: GatewaySocket;
   private log: Logger;
 
@@ -100,10 +101,10 @@ export class NativeConnection implements PacketSink, NativeSession {
       this.connect(token);
       return;
     }
-    const timer = setTimeout(() => {
+    this.authTimer = setTimeout(() => {
       if (this.state === 'unauthenticated' || this.state === 'connecting') this.close(CloseCodes.POLICY, 'Authentication timeout');
     }, this.deps.config.authTimeoutMs);
-    this.timers.push(timer);
+    this.authTimer.unref();
   }
 
   send(frame: string): void {
@@ -285,6 +286,7 @@ export class NativeConnection implements PacketSink, NativeSession {
     }
     this.socket_ = socket;
     this.connectedAt = Date.now();
+    clearTimeout(this.authTimer);
     this.log = this.deps.logger.child({ module: 'native', endpoint: this.dialect.name, socket_id: socket.id, user_id: this.principal.userId });
     // The namespace's connection listeners (dispatcher, user room) run right after this packet:
     // greet and replay the queue once they have.
@@ -308,7 +310,8 @@ export class NativeConnection implements PacketSink, NativeSession {
 
   private cleanup(): void {
     this.state = 'closed';
-    for (const timer of this.timers) clearTimeout(timer);
+    clearTimeout(this.authTimer);
+    for (const timer of this.timers) clearInterval(timer);
     this.timers.length = 0;
     this.pending.clear();
     this.queue = [];

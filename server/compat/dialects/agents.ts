@@ -32,8 +32,9 @@ const withCorrelation = (frame: Record<string, unknown>, correlation: unknown): 
 /**
  * Seed 001, the AI agent platform (`/ws?token=`): frames `{type, payload, timestamp,
  * correlation_id}`. On connect the server sends `connection_established`, then `heartbeat` every
- * NATIVE_HEARTBEAT_MS; `ping` gets `pong`. A request that carries a correlation_id is answered by
- * exactly one frame with that correlation_id: `ack` (payload: the result) or `error`.
+ * NATIVE_HEARTBEAT_MS; `ping` gets `pong`. A request that carries a correlation_id (in the envelope,
+ * or in the payload as the seed's frontend sends it) is answered by exactly one frame with that
+ * correlation_id: `ack` (payload: the result) or `error`.
  */
 export function agentsDialect(config: Config): Dialect {
   return {
@@ -41,7 +42,8 @@ export function agentsDialect(config: Config): Dialect {
     tokenSource: 'handshake',
     handshake: ({ query, headers }) => ({ token: query.get('token') || bearerToken(headers) }),
     decode(frame) {
-      const correlation = isRecord(frame) ? correlationValue(frame.correlation_id) : undefined;
+      // The seed's own frontend puts correlation_id in the payload; the envelope's wins.
+      const correlation = isRecord(frame) ? correlationValue(frame.correlation_id) ?? (isRecord(frame.payload) ? correlationValue(frame.payload.correlation_id) : undefined) : undefined;
       const type = frameType(frame);
       if (type instanceof GatewayError) return { kind: 'error', error: type, request: { type: '', ref: correlation } };
       if (type === 'ping') {
