@@ -1,0 +1,154 @@
+import { join } from 'node:path';
+import { Histogram } from '../lib/histogram';
+import { forkChild, stopChild, type Child } from '../lib/procs';
+import type { Command, ConnectResult, JoinResult, PhaseStats, PublishResult } from './commands';
+import type { ServerKind } from './protocol';
+
+/** The harness's handle on the load-generator processes (one or two, never more). */
+export class ClientPool {
+  private seq = 0;
+  /** Connected clients per worker, by group (room members for the phases). */
+  private readonly members = new Map<string, number[]>();
+  private readonly pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
+
+  private constructor(readonly workers: Child[]) {
+    for (const w of workers) {
+      w.proc.on('message', (msg: { id: number; result?: unknown; error?: string }) => {
+        const p = this.pending.get(msg.id);
+        if (!p) return;
+        this.pending.delete(msg.id);
+        if (msg.error) p.reject(new Error(`${w.name}: ${msg.error}`));
+        else p.resolve(msg.result);
+      });
+      void w.exited.then((code) => {
+        for (const [, p] of this.pending) p.reject(new Error(`${w.name} exited (${code}): ${w.tail().slice(-500)}`));
+        this.pending.clear();
+      });
+    }
+  }
+
+  static start(count: number, secret: string): ClientPool {
+    const script = join(__dirname, 'worker.js');
+    const env = { PATH: process.env.PATH, NODE_ENV: 'production', BENCH_JWT_SECRET: secret };
+    return new ClientPool(Array.from({ length: count }, (_, i) => forkChild(`client-${i}`, script, env, ['--max-old-space-size=2048'])));
+  }
+
+  /** Sends a command to one worker; rejects when it fails or `timeoutMs` (plus slack) passes. */
+  request<T>(worker: number, command: Command, timeoutMs = 60_000): Promise<T> {
+    const id = ++this.seq;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`client-${worker}: ${command.cmd} got no answer in ${timeoutMs} ms`));
+      }, timeoutMs + 5000);
+      this.pending.set(id, {
+        resolve: (r) => (clearTimeout(timer), resolve(r as T)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+      this.workers[worker].proc.send({ id, command });
+    });
+  }
+
+  all<T>(command: (i: number) => Command, timeoutMs?: number): Promise<T[]> {
+    return Promise.all(this.workers.map((_, i) => this.request<T>(i, command(i), timeoutMs)));
+  }
+
+  /**
+   * Connects `total` clients split across the workers (worker i to urls[i % urls.length]); returns
+   * the combined result with the first start and last completion over all workers.
+   */
+  async connect(group: string, kind: ServerKind, urls: string[], room: string, total: number, concurrency: number, timeoutMs: number): Promise<ConnectResult> {
+    const n = this.workers.length;
+    const share = (i: number) => Math.floor(total / n) + (i < total % n ? 1 : 0);
+    const from = (i: number) => Array.from({ length: i }, (_, j) => share(j)).reduce((a, b) => a + b, 0);
+    const results = await this.all<ConnectResult>(
+      (i) => ({ cmd: 'connect', group, kind, url: urls[i % urls.length], room, from: from(i), count: share(i), concurrency, timeoutMs }),
+      timeoutMs * Math.ceil(total / concurrency) + 10_000,
+    );
+    const before = this.members.get(group) ?? results.map(() => 0);
+    this.members.set(group, results.map((r, i) => before[i] + r.connected));
+    return {
+      connected: results.reduce((a, r) => a + r.connected, 0),
+      failed: results.reduce((a, r) => a + r.failed, 0),
+      errors: results.flatMap((r) => r.errors),
+      startUs: Math.min(...results.map((r) => r.startUs)),
+      endUs: Math.max(...results.map((r) => r.endUs)),
+    };
+  }
+
+  async join(group: string, room: string, concurrency: number, timeoutMs: number): Promise<JoinResult> {
+    const results = await this.all<JoinResult>(() => ({ cmd: 'join', group, room, concurrency, timeoutMs }), timeoutMs);
+    return {
+      joined: results.reduce((a, r) => a + r.joined, 0),
+      failed: results.reduce((a, r) => a + r.failed, 0),
+      errors: [...new Set(results.flatMap((r) => r.errors))],
+      startUs: Math.min(...results.map((r) => r.startUs)),
+      endUs: Math.max(...results.map((r) => r.endUs)),
+      pushes: mergePushes(results.map((r) => r.pushes)),
+    };
+  }
+
+  /** Pushes received since the last join began (those still arriving after the acks count too). */
+  async pushes(): Promise<JoinResult['pushes']> {
+    return mergePushes(await this.all<JoinResult['pushes']>(() => ({ cmd: 'pushes' })));
+  }
+
+  /**
+   * One measured phase: every worker resets, worker 0's publisher sends, every worker waits for its
+   * members' deliveries. A publish failure (e.g. UNKNOWN_MESSAGE_TYPE) aborts the waits at once.
+   */
+  async phase(opts: { group: string; phase: number; room: string; count: number; rate: number; window: number; bytes: number; timeoutMs: number }): Promise<PhaseResult> {
+    const members = this.members.get(opts.group) ?? [];
+    await this.all(() => ({ cmd: 'begin', phase: opts.phase }));
+    const waits = this.all<PhaseStats>((i) => ({ cmd: 'await', group: opts.group, expected: (members[i] ?? 0) * opts.count, timeoutMs: opts.timeoutMs }), opts.timeoutMs);
+    const pub = await this.request<PublishResult>(0, { cmd: 'publish', group: opts.group, phase: opts.phase, room: opts.room, count: opts.count, rate: opts.rate, window: opts.window, bytes: opts.bytes, timeoutMs: opts.timeoutMs }, opts.timeoutMs);
+    if (pub.error) await this.all(() => ({ cmd: 'abort' }));
+    const stats = await waits;
+    const hist = new Histogram();
+    for (const s of stats) hist.merge(s.hist);
+    const errors: Record<string, number> = {};
+    for (const s of stats) for (const [k, v] of Object.entries(s.errors)) errors[k] = (errors[k] ?? 0) + v;
+    return {
+      publish: pub,
+      received: stats.reduce((a, s) => a + s.received, 0),
+      expected: members.reduce((a, m) => a + m, 0) * pub.sent,
+      hist,
+      lastUs: Math.max(...stats.map((s) => s.lastUs)),
+      clientCpu: stats.map((s) => ({ cpuUs: s.cpuUs, wallUs: s.wallUs })),
+      errors,
+      closed: stats.reduce((a, s) => a + s.closed, 0),
+    };
+  }
+
+  close(group: string): Promise<unknown> {
+    this.members.delete(group);
+    return this.all(() => ({ cmd: 'close', group }), 10_000);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.workers.map((w) => stopChild(w)));
+  }
+}
+
+export interface PhaseResult {
+  publish: PublishResult;
+  received: number;
+  expected: number;
+  hist: Histogram;
+  lastUs: number;
+  clientCpu: Array<{ cpuUs: number; wallUs: number }>;
+  errors: Record<string, number>;
+  closed: number;
+}
+
+function mergePushes(all: Array<JoinResult['pushes']>): JoinResult['pushes'] {
+  const out: JoinResult['pushes'] = {};
+  for (const p of all) {
+    for (const [k, v] of Object.entries(p)) {
+      const o = (out[k] ??= { frames: 0, bytes: 0 });
+      o.frames += v.frames;
+      o.bytes += v.bytes;
+    }
+  }
+  return out;
+}

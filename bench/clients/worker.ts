@@ -1,0 +1,301 @@
+import jwt from 'jsonwebtoken';
+import { Histogram } from '../lib/histogram';
+import { nowUs } from '../lib/stats';
+import { Conn, type ConnSink } from './conn';
+import { cellUpdate, chatSpecOf, content, type ServerKind } from './protocol';
+import type { AckResult, Command, PhaseStats, Reply } from './commands';
+
+/**
+ * A load-generator process, driven by the harness over IPC. It holds up to a few thousand lean
+ * connections to one server; connection 0 of worker 0 is the publisher (a member of the room).
+ * Every wait is bounded by a timeout from the command; the process exits when the harness goes.
+ */
+interface Group {
+  kind: ServerKind;
+  conns: Conn[];
+  closed: number;
+}
+/** Connections by group: one group per server under test, so servers can alternate phases. */
+const groups = new Map<string, Group>();
+function group(name: string): Group {
+  const g = groups.get(name);
+  if (!g) throw new Error(`no client group ${name}`);
+  return g;
+}
+
+const state = {
+  phase: 0,
+  hist: new Histogram(),
+  received: 0,
+  echoes: 0,
+  firstUs: 0,
+  lastUs: 0,
+  errors: {} as Record<string, number>,
+  cpu0: process.cpuUsage(),
+  wall0: nowUs(),
+  expected: Infinity,
+  /** Ignored pushes since the last join or phase began: frames and bytes per event name. */
+  pushes: {} as Record<string, { frames: number; bytes: number }>,
+};
+
+const waiters = new Set<() => void>();
+function wakeAll(): void {
+  for (const w of waiters) w();
+  waiters.clear();
+}
+/** Sleeps until something arrives or `ms` pass. */
+function nap(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      waiters.delete(done);
+      resolve();
+    }
+    waiters.add(done);
+  });
+}
+
+function sinkFor(g: Group, index: number): ConnSink {
+  return {
+    delivery(tsUs, phase) {
+      if (phase !== state.phase) return;
+      const now = nowUs();
+      state.hist.record(now - tsUs);
+      if (state.received++ === 0) state.firstUs = now;
+      state.lastUs = now;
+      if (index === 0) state.echoes++;
+      // Wake the publisher on its own echo, the waiter once its count is reached; not per delivery.
+      if (index === 0 || state.received >= state.expected) wakeAll();
+    },
+    event(name, payload) {
+      const code = (payload as { code?: string } | undefined)?.code;
+      const key = name === 'error' ? `error:${code ?? 'unknown'}` : `event:${name}`;
+      state.errors[key] = (state.errors[key] ?? 0) + 1;
+      wakeAll();
+    },
+    ignored(name, bytes) {
+      const p = (state.pushes[name] ??= { frames: 0, bytes: 0 });
+      p.frames++;
+      p.bytes += bytes;
+    },
+    closed() {
+      g.closed++;
+      wakeAll();
+    },
+  };
+}
+
+/** Keeps the first few distinct error messages. */
+function pushError(errors: string[], message: string): void {
+  if (errors.length < 3 && !errors.includes(message)) errors.push(message);
+}
+
+/** Runs `count` tasks with at most `limit` in flight. */
+async function pool(count: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, lane));
+}
+
+async function connect(c: Extract<Command, { cmd: 'connect' }>): Promise<Reply> {
+  let g = groups.get(c.group);
+  if (!g) groups.set(c.group, (g = { kind: c.kind, conns: [], closed: 0 }));
+  const conns = g.conns;
+  const spec = chatSpecOf(c.kind);
+  const sio = c.kind !== 'ws';
+  const secret = process.env.BENCH_JWT_SECRET ?? '';
+  // Tokens are signed before the clock starts: the storm measures the server, not the signing.
+  const tokens = Array.from({ length: c.count }, (_, i) =>
+    sio ? jwt.sign({ sub: `user-${c.from + i}`, name: `User ${c.from + i}` }, secret, { algorithm: 'HS256', expiresIn: '1h' }) : '',
+  );
+  const url = sio ? `${c.url}/socket.io/?EIO=4&transport=websocket` : `${c.url}/?room=${encodeURIComponent(c.room)}`;
+  let failed = 0;
+  const errors: string[] = [];
+  const startUs = nowUs();
+  await pool(c.count, c.concurrency, async (i) => {
+    const conn = new Conn(
+      { url, sio, namespace: spec.namespace, auth: sio ? { token: tokens[i] } : undefined, receiveEvent: spec.receiveEvent, ignoredEvents: spec.ignoredEvents, timeoutMs: c.timeoutMs },
+      sinkFor(g, conns.length),
+    );
+    try {
+      conns.push(conn);
+      await conn.open();
+    } catch (err) {
+      conns.splice(conns.indexOf(conn), 1);
+      failed++;
+      pushError(errors, (err as Error).message);
+    }
+  });
+  return { connected: c.count - failed, failed, errors, startUs, endUs: nowUs() };
+}
+
+async function join(c: Extract<Command, { cmd: 'join' }>): Promise<Reply> {
+  const { kind, conns } = group(c.group);
+  const spec = chatSpecOf(kind);
+  const startUs = nowUs();
+  const deadline = Date.now() + c.timeoutMs; // bounds the whole join phase, not each join
+  state.pushes = {};
+  let failed = 0;
+  const errors: string[] = [];
+  if (kind !== 'ws') {
+    await pool(conns.length, c.concurrency, (i) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          failed++;
+          pushError(errors, `join not acked within ${c.timeoutMs} ms of the join phase`);
+          resolve();
+        }, Math.max(1, deadline - Date.now()));
+        conns[i].emit(spec.joinEvent, { room_id: c.room }, (r) => {
+          clearTimeout(timer);
+          const res = r as { ok?: boolean; error?: { code?: string } } | undefined;
+          if (!res?.ok) {
+            failed++;
+            pushError(errors, `join refused: ${res?.error?.code ?? JSON.stringify(r)}`);
+          }
+          resolve();
+        });
+      }),
+    );
+  }
+  return { joined: conns.length - failed, failed, errors, startUs, endUs: nowUs(), pushes: state.pushes };
+}
+
+function begin(phase: number): Reply {
+  Object.assign(state, { phase, hist: new Histogram(), received: 0, echoes: 0, firstUs: 0, lastUs: 0, errors: {}, cpu0: process.cpuUsage(), wall0: nowUs() });
+  return {};
+}
+
+/** Publishes `count` messages: at `rate` per second, or (rate 0) with at most `window` not yet echoed. */
+async function publish(c: Extract<Command, { cmd: 'publish' }>): Promise<Reply> {
+  const { kind, conns } = group(c.group);
+  const pub = conns[0];
+  if (!pub) return { error: 'no publisher connection' };
+  const spec = chatSpecOf(kind);
+  const send = () => {
+    const text = content(nowUs(), c.phase, c.bytes);
+    if (kind === 'ws') pub.sendRaw(JSON.stringify({ room_id: c.room, content: text }));
+    else pub.emit(spec.publishEvent, spec.payload(c.room, text));
+  };
+  const deadline = Date.now() + c.timeoutMs;
+  const startUs = nowUs();
+  let sent = 0;
+  const failure = () => Object.keys(state.errors).find((k) => k.startsWith('error:'));
+  while (sent < c.count) {
+    const bad = failure();
+    if (bad) return { sent, startUs, endUs: nowUs(), error: `${bad} (${JSON.stringify(state.errors)})` };
+    if (Date.now() > deadline) return { sent, startUs, endUs: nowUs(), error: `publish timed out after ${sent} messages` };
+    if (c.rate > 0) {
+      const dueUs = startUs + (sent * 1e6) / c.rate;
+      const waitMs = (dueUs - nowUs()) / 1000;
+      if (waitMs > 0.5) await new Promise((r) => setTimeout(r, Math.floor(waitMs)));
+      else {
+        send();
+        sent++;
+      }
+    } else if (sent - state.echoes < c.window) {
+      send();
+      sent++;
+    } else {
+      await nap(200);
+    }
+  }
+  // Done when the publisher has its own copies back (or an error event, or the deadline).
+  while (state.echoes < sent && !failure() && Date.now() < deadline) await nap(200);
+  const bad = failure();
+  if (bad) return { sent, startUs, endUs: nowUs(), error: `${bad} (${JSON.stringify(state.errors)})` };
+  return { sent, startUs, endUs: nowUs() };
+}
+
+async function awaitDeliveries(c: Extract<Command, { cmd: 'await' }>): Promise<PhaseStats> {
+  const deadline = Date.now() + c.timeoutMs;
+  state.expected = c.expected;
+  while (state.received < c.expected && Date.now() < deadline && !aborted) {
+    await nap(100);
+  }
+  aborted = false;
+  state.expected = Infinity;
+  const cpu = process.cpuUsage(state.cpu0);
+  return {
+    received: state.received,
+    hist: state.hist.toData(),
+    firstUs: state.firstUs,
+    lastUs: state.lastUs,
+    cpuUs: cpu.user + cpu.system,
+    wallUs: nowUs() - state.wall0,
+    errors: state.errors,
+    closed: groups.get(c.group)?.closed ?? 0,
+  };
+}
+
+/** Sends `count` cell updates one after the other, each when the previous ack came back. */
+async function acks(c: Extract<Command, { cmd: 'acks' }>): Promise<AckResult> {
+  const conn = group(c.group).conns[0];
+  const hist = new Histogram();
+  const errors: string[] = [];
+  const cpu0 = process.cpuUsage();
+  const wall0 = nowUs();
+  const deadline = Date.now() + c.timeoutMs;
+  let version = 0;
+  let done = 0;
+  for (let i = 0; conn && i < c.count && errors.length < 3 && Date.now() < deadline; i++) {
+    const t0 = nowUs();
+    const ack = await new Promise<unknown>((resolve) => {
+      const timer = setTimeout(() => resolve({ error: { code: 'ack timeout' } }), 10_000);
+      conn.emit(cellUpdate.event, cellUpdate.payload(i, version), (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+    });
+    const v = (ack as { ok?: boolean } | undefined)?.ok ? cellUpdate.versionOf(ack) : undefined;
+    if (v === undefined) {
+      errors.push(JSON.stringify(ack).slice(0, 200));
+      continue;
+    }
+    hist.record(nowUs() - t0);
+    version = v;
+    done++;
+  }
+  if (!conn) errors.push('no connection');
+  const cpu = process.cpuUsage(cpu0);
+  return { hist: hist.toData(), done, errors, cpuUs: cpu.user + cpu.system, wallUs: nowUs() - wall0 };
+}
+
+let aborted = false;
+
+async function handle(c: Command): Promise<Reply> {
+  switch (c.cmd) {
+    case 'connect':
+      return connect(c);
+    case 'join':
+      return join(c);
+    case 'begin':
+      return begin(c.phase);
+    case 'publish':
+      return publish(c);
+    case 'await':
+      return awaitDeliveries(c);
+    case 'acks':
+      return acks(c);
+    case 'pushes':
+      return state.pushes;
+    case 'abort':
+      aborted = true;
+      wakeAll();
+      return {};
+    case 'close':
+      for (const conn of groups.get(c.group)?.conns ?? []) conn.close();
+      groups.delete(c.group);
+      return {};
+  }
+}
+
+process.on('message', (msg: { id: number; command: Command }) => {
+  handle(msg.command).then(
+    (result) => process.send?.({ id: msg.id, result }),
+    (err: Error) => process.send?.({ id: msg.id, error: err.stack ?? String(err) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));

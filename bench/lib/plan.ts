@@ -1,0 +1,100 @@
+/** What a run measures: the full set (`npm run bench`) or the reduced one (`-- --quick`). */
+export interface Plan {
+  quick: boolean;
+  reps: number;
+  clients: number;
+  /** Global bound for the whole run. */
+  totalTimeoutMs: number;
+  fanoutSizes: number[];
+  /** Deliveries per measured fan-out repetition (messages = this / N). */
+  deliveriesPerRep: number;
+  /** Fan-out flow control: at most max(2, this / N) messages published but not yet echoed. */
+  windowDeliveries: number;
+  payloadBytes: number;
+  steadySize: number;
+  steadyRate: number;
+  steadySeconds: number;
+  memorySizes: number[];
+  connectConcurrency: number;
+  clusterSize: number;
+  clusterPods: number;
+  /** Scenario 6: closed-loop cell updates per repetition (0: skipped) from one member of a room of `cellRoomSize`. */
+  cellUpdates: number;
+  cellRoomSize: number;
+  /** Scenarios to run (all by default; `--only=fanout,memory`). */
+  only: Set<string> | null;
+  /** Servers for scenarios 1-4 (all by default; `--servers=socketio,gateway`). */
+  servers: Set<string> | null;
+  /** Join phase bound per room (the gateway announces every join to the whole room). */
+  joinTimeoutMs: number;
+  profile: boolean;
+  writeDocs: boolean;
+}
+
+export function planFrom(argv: string[]): Plan {
+  const flag = (name: string) => argv.includes(`--${name}`);
+  const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const quick = flag('quick');
+  const base: Plan = quick
+    ? {
+        quick,
+        reps: 1,
+        clients: 2,
+        totalTimeoutMs: 48_000,
+        fanoutSizes: [100, 1000],
+        deliveriesPerRep: 50_000,
+        windowDeliveries: 5_000,
+        payloadBytes: 100,
+        steadySize: 1000,
+        steadyRate: 50,
+        steadySeconds: 2,
+        memorySizes: [1000],
+        connectConcurrency: 50,
+        clusterSize: 300,
+        clusterPods: 2,
+        cellUpdates: 0,
+        cellRoomSize: 100,
+        only: null,
+        servers: null,
+        joinTimeoutMs: 30_000,
+        profile: false,
+        writeDocs: false,
+      }
+    : {
+        quick,
+        reps: 3,
+        clients: 2,
+        totalTimeoutMs: 25 * 60_000,
+        fanoutSizes: [100, 1000, 5000],
+        deliveriesPerRep: 250_000,
+        windowDeliveries: 5_000,
+        payloadBytes: 100,
+        steadySize: 1000,
+        steadyRate: 50,
+        steadySeconds: 6,
+        memorySizes: [1000, 5000],
+        connectConcurrency: 50,
+        clusterSize: 1000,
+        clusterPods: 2,
+        cellUpdates: 1000,
+        cellRoomSize: 100,
+        only: null,
+        servers: null,
+        joinTimeoutMs: 180_000,
+        profile: false,
+        writeDocs: false,
+      };
+  const reps = Number(value('reps'));
+  if (reps >= 1 && reps <= 10) base.reps = Math.floor(reps);
+  const only = value('only');
+  if (only) base.only = new Set(only.split(','));
+  const servers = value('servers');
+  if (servers) base.servers = new Set(servers.split(','));
+  const sizes = value('sizes')?.split(',').map(Number).filter((n) => n >= 2 && n <= 10_000);
+  if (sizes?.length) base.fanoutSizes = base.memorySizes = sizes;
+  base.profile = flag('profile');
+  base.writeDocs = flag('write-docs');
+  return base;
+}
+
+export const wants = (plan: Plan, scenario: string): boolean => !plan.only || plan.only.has(scenario);

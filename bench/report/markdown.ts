@@ -1,0 +1,109 @@
+import type { Figure } from '../lib/results';
+import type { Environment } from './environment';
+import type { Summary } from './summary';
+import { renderMarkdown, tables } from './table';
+
+/** BENCHMARKS.md, generated from one run (`--write-docs`): every figure in it comes from that run. */
+export interface MarkdownInput {
+  when: string;
+  command: string;
+  seconds: number;
+  complete: boolean;
+  env: Environment;
+  summary: Summary;
+  warnings: string[];
+  failures: string[];
+  figures: Figure[];
+  plan: { reps: number; clients: number; payloadBytes: number; steadyRate: number; steadySeconds: number; steadySize: number; clusterSize: number };
+}
+
+export function benchmarksMarkdown(d: MarkdownInput): string {
+  const m = d.env.machine;
+  const targetRows = Object.entries(d.summary.targets).map(([k, t]) => `| \`${k}\` | ${t.value ?? '-'} | ${t.target} | **${t.verdict}** |`);
+  const list = (xs: string[]) => (xs.length ? xs.map((x) => `- ${x}`).join('\n') : '- none');
+  return `# Benchmarks
+
+The gateway as it ships (built code, JWT auth on, its real handlers) against two baselines started
+in the same run: **bare socket.io** (the same socket.io package, websocket transport, no auth, one
+\`io.to(room).emit\` relay) and **raw \`ws\`** (a broadcast loop, the practical ceiling of Node).
+Every figure below is from the run described here; ratios compare medians of that run.
+This file is written by \`npm run bench -- --write-docs\`; do not edit the figures by hand.
+
+## Latest run
+
+- **When:** ${d.when} (${d.seconds} s${d.complete ? '' : ', incomplete: see failures'})
+- **Command:** \`${d.command}${d.command.includes('--') ? ' --write-docs' : ' -- --write-docs'}\`
+- **Machine:** ${m.cpus}, ${m.memGb} GB RAM, ${m.os}, Node ${m.node}; load average at start ${m.loadavg} (the machine is shared: other test suites may run at the same time)
+- **Code:** ${d.env.git}
+- **Versions:** ${Object.entries(d.env.versions).map(([k, v]) => `${k} ${v}`).join(', ')}
+- **Gateway socket.io/engine.io options in effect:** \`${JSON.stringify(d.env.gatewayTuning)}\`
+- **Load:** ${d.plan.clients} client processes, ${d.plan.payloadBytes}-byte message content, ${d.plan.reps} repetition(s) per figure, median (min..max)
+
+![fan-out chart](docs/bench/fanout.svg)
+
+### Targets
+
+| ratio | value | target | verdict |
+|---|---:|---|---|
+${targetRows.join('\n')}
+
+CPU ratios are baseline µs ÷ gateway µs of server CPU time per unit of work (higher is better),
+the steadiest comparison on a shared machine; rate ratios are gateway ÷ baseline throughput.
+
+Summary line of the run:
+
+\`\`\`json
+${JSON.stringify(d.summary)}
+\`\`\`
+
+### Figures
+
+${renderMarkdown(tables(d.figures))}
+
+### Warnings
+
+${list(d.warnings)}
+
+### Failures
+
+${list(d.failures)}
+
+## Method
+
+- Servers and load generators are separate processes on 127.0.0.1. The load generators are lean
+  clients: Engine.IO 4 / Socket.IO text packets over \`ws\` (the same frames socket.io-client sends
+  with \`transports: ['websocket']\`), so the client side costs little CPU. Each client process
+  reports its CPU; a warning appears above when one used more than 90% of a core.
+- Gateway clients authenticate with an HS256 JWT (\`sub\`, \`name\`) and join the room with
+  \`join_room\` (acked); the measurement starts when every join is acked and the server is idle.
+- **Fan-out:** one publisher, itself a room member, sends messages whose content carries a
+  monotonic-clock send stamp and padding; at most max(2, 5,000 / N) messages are in flight
+  (published but not yet echoed to the publisher), i.e. as fast as the server delivers. Latency is
+  receive time minus send stamp for every delivery. Deliveries/s counts every member's copy.
+- **Steady rate:** ${d.plan.steadyRate} messages/s to ${d.plan.steadySize} clients for ${d.plan.steadySeconds} s.
+- **Server CPU per delivery:** the server processes' CPU time (user + system) over the phase divided
+  by the deliveries: \`process.cpuUsage()\` over IPC for the baselines, \`/proc/<pid>/stat\` for the
+  gateway (no bench-only endpoint in the product). RSS likewise (\`VmRSS\` for the gateway).
+- **Memory:** a fresh server; RSS once settled, a connect storm to N idle connections (gateway:
+  authenticated, in no room), RSS once settled again; (after - before) / N.
+- **Connect storm:** N connections, 50 handshakes in flight per client process; the rate counts
+  completed handshakes (Socket.IO namespace CONNECT received, for the gateway after JWT verification).
+- **Cluster:** ${d.plan.clusterSize} clients, two gateway pods on a redis-server the harness starts
+  (\`--save '' --appendonly no\`), half the clients on each pod, the publisher on the first; compared
+  with one pod as it ships (no REDIS_URL). Pods' CPU is summed; redis-server's is shown separately.
+
+## Reproduce
+
+\`\`\`sh
+npm ci
+npm run bench                   # everything, a few minutes; results in bench/results/
+npm run bench -- --quick        # reduced set, under a minute
+npm run bench -- --write-docs   # also rewrites this file and docs/bench/fanout.svg
+npm run bench -- --only=fanout,steady,memory,cluster --reps=3 --profile   # subsets; --profile writes gateway CPU profiles to bench/results/profiles/
+\`\`\`
+
+\`redis-server\` must be on the PATH for the cluster scenario. The output ends with one JSON line
+per figure and a JSON summary line; \`bench/results/latest.json\` holds everything and
+\`bench/results/fanout.svg\` the chart.
+`;
+}

@@ -1,0 +1,83 @@
+import type { Plan } from '../lib/plan';
+import type { Results } from '../lib/results';
+import { ratio } from '../lib/stats';
+import { CLUSTER, SINGLE } from '../scenarios/fanout';
+
+/**
+ * The ratios of the issue's targets, each from medians of the same run. Where the target is a
+ * throughput, `*_vs_*` without suffix is the figure the target names and a `_cpu` twin gives the
+ * same comparison from server CPU time per unit of work (baseline µs ÷ gateway µs, so both read
+ * "higher is better"), the steadier figure on a shared machine. Fan-out prefers CPU, as the issue
+ * asks: `fanout_vs_socketio` is the CPU ratio and `fanout_rate_vs_socketio` the deliveries/s ratio.
+ */
+export type Verdict = 'met' | 'missed' | 'not measured';
+
+export interface Summary {
+  [key: string]: unknown;
+  fanout_vs_socketio: number | null;
+  fanout_vs_ws: number | null;
+  mem_per_conn_vs_socketio: number | null;
+  connect_rate_vs_socketio: number | null;
+  cluster_vs_single: number | null;
+  targets: Record<string, { verdict: Verdict; value: number | null; target: string }>;
+}
+
+const worst = (values: Array<number | null>, pick: (a: number, b: number) => number): number | null => {
+  const v = values.filter((x): x is number => x !== null);
+  return v.length ? v.reduce(pick) : null;
+};
+
+export function summarize(results: Results, plan: Plan): Summary {
+  const med = (s: string, server: string, n: number, m: string) => results.get(s, server, n, m)?.median;
+  const bigRooms = plan.fanoutSizes.filter((n) => n >= 1000);
+  const fanCpu = (base: string, n: number) => ratio(med('fanout', base, n, 'cpu_us_per_delivery'), med('fanout', 'gateway', n, 'cpu_us_per_delivery'));
+  const fanRate = (base: string, n: number) => ratio(med('fanout', 'gateway', n, 'deliveries_per_s'), med('fanout', base, n, 'deliveries_per_s'));
+  const byN = (f: (base: string, n: number) => number | null, base: string) =>
+    Object.fromEntries(plan.fanoutSizes.map((n) => [n, f(base, n)]));
+
+  const memRatios = plan.memorySizes.map((n) => ratio(med('memory', 'gateway', n, 'rss_per_conn_kb'), med('memory', 'socketio', n, 'rss_per_conn_kb')));
+  const connRatios = plan.memorySizes.map((n) => ratio(med('connect', 'gateway', n, 'connects_per_s'), med('connect', 'socketio', n, 'connects_per_s')));
+  const connCpu = plan.memorySizes.map((n) => ratio(med('connect', 'socketio', n, 'cpu_us_per_connect'), med('connect', 'gateway', n, 'cpu_us_per_connect')));
+  const cn = plan.clusterSize;
+  const sn = plan.steadySize;
+
+  const s = {
+    fanout_vs_socketio: worst(bigRooms.map((n) => fanCpu('socketio', n)), (a, b) => Math.min(a, b)),
+    fanout_rate_vs_socketio: worst(bigRooms.map((n) => fanRate('socketio', n)), (a, b) => Math.min(a, b)),
+    fanout_vs_ws: worst(bigRooms.map((n) => fanCpu('ws', n)), (a, b) => Math.min(a, b)),
+    fanout_rate_vs_ws: worst(bigRooms.map((n) => fanRate('ws', n)), (a, b) => Math.min(a, b)),
+    fanout_cpu_vs_socketio_by_n: byN(fanCpu, 'socketio'),
+    fanout_rate_vs_socketio_by_n: byN(fanRate, 'socketio'),
+    mem_per_conn_vs_socketio: worst(memRatios, (a, b) => Math.max(a, b)),
+    connect_rate_vs_socketio: worst(connRatios, (a, b) => Math.min(a, b)),
+    connect_cpu_vs_socketio: worst(connCpu, (a, b) => Math.min(a, b)),
+    cluster_vs_single: ratio(med('cluster', CLUSTER, cn, 'deliveries_per_s'), med('cluster', SINGLE, cn, 'deliveries_per_s')),
+    cluster_cpu_vs_single: ratio(med('cluster', SINGLE, cn, 'cpu_us_per_delivery'), med('cluster', CLUSTER, cn, 'cpu_us_per_delivery')),
+    cluster_p99_vs_single: ratio(med('cluster_steady', CLUSTER, cn, 'p99_ms'), med('cluster_steady', SINGLE, cn, 'p99_ms')),
+    cell_ack_p99_vs_socketio: ratio(med('cells', SINGLE, plan.cellRoomSize, 'ack_p99_ms'), med('cells', 'socketio', plan.cellRoomSize, 'ack_p99_ms')),
+    cell_ack_p99_cluster_vs_socketio: ratio(med('cells', CLUSTER, plan.cellRoomSize, 'ack_p99_ms'), med('cells', 'socketio', plan.cellRoomSize, 'ack_p99_ms')),
+    steady_p99_vs_socketio: ratio(med('steady', 'gateway', sn, 'p99_ms'), med('steady', 'socketio', sn, 'p99_ms')),
+  };
+  // A room size where the baseline has a figure and the gateway none (e.g. its room could not be
+  // formed within the join bound) fails the fan-out targets instead of silently dropping out.
+  const unmeasured = bigRooms.filter((n) => med('fanout', 'socketio', n, 'cpu_us_per_delivery') !== undefined && med('fanout', 'gateway', n, 'cpu_us_per_delivery') === undefined);
+  const atLeast = (v: number | null, t: number) => ({ verdict: (v === null ? 'not measured' : v >= t ? 'met' : 'missed') as Verdict, value: v, target: `>= ${t}` });
+  const atMost = (v: number | null, t: number) => ({ verdict: (v === null ? 'not measured' : v <= t ? 'met' : 'missed') as Verdict, value: v, target: `<= ${t}` });
+  return {
+    ...s,
+    fanout_gateway_unmeasured_sizes: unmeasured,
+    targets: {
+      fanout_cpu_vs_socketio: unmeasuredFails(atLeast(s.fanout_vs_socketio, 0.9), unmeasured),
+      fanout_rate_vs_socketio: unmeasuredFails(atLeast(s.fanout_rate_vs_socketio, 0.9), unmeasured),
+      mem_per_conn_vs_socketio: atMost(s.mem_per_conn_vs_socketio, 1.25),
+      connect_rate_vs_socketio: atLeast(s.connect_rate_vs_socketio, 0.8),
+      cluster_vs_single: atLeast(s.cluster_vs_single, 0.8),
+      cluster_p99_vs_single: atMost(s.cluster_p99_vs_single, 1.3),
+      steady_p99_vs_socketio: atMost(s.steady_p99_vs_socketio, 1.2),
+    },
+  };
+}
+
+function unmeasuredFails(t: { verdict: Verdict; value: number | null; target: string }, sizes: number[]) {
+  return sizes.length ? { ...t, verdict: 'missed' as Verdict, target: `${t.target} (gateway not measurable at N=${sizes.join(', ')})` } : t;
+}

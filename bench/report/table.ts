@@ -1,0 +1,84 @@
+import type { Figure } from '../lib/results';
+
+/** The figures as tables (one per scenario), rendered as aligned text or as Markdown. */
+interface Section {
+  scenario: string;
+  title: string;
+  metrics: Array<[string, string]>;
+}
+
+const SECTIONS: Section[] = [
+  { scenario: 'fanout', title: 'Fan-out: one publisher, room of N, flood with flow control', metrics: [['deliveries_per_s', 'deliveries/s'], ['cpu_us_per_delivery', 'server µs CPU/delivery'], ['p50_ms', 'p50 ms'], ['p99_ms', 'p99 ms'], ['server_cpu_util', 'server cores'], ['client_cpu_util_max', 'busiest client cores'], ['join_s', 'join all s'], ['join_push_mb', 'MB pushed while joining']] },
+  { scenario: 'steady', title: 'Steady rate: same room, fixed publish rate', metrics: [['rate_achieved_per_s', 'msgs/s'], ['p50_ms', 'p50 ms'], ['p99_ms', 'p99 ms'], ['max_ms', 'max ms'], ['cpu_us_per_delivery', 'server µs CPU/delivery'], ['server_cpu_util', 'server cores']] },
+  { scenario: 'memory', title: 'Idle memory: growth per connection (after a full GC)', metrics: [['rss_per_conn_kb', 'RSS KB/connection'], ['heap_per_conn_kb', 'JS heap KB/connection']] },
+  { scenario: 'connect', title: 'Connect storm: handshakes completed (gateway: JWT verified)', metrics: [['connects_per_s', 'connects/s'], ['cpu_us_per_connect', 'server µs CPU/connect']] },
+  { scenario: 'cluster', title: 'Cluster: two pods on Redis vs one pod, flood', metrics: [['deliveries_per_s', 'deliveries/s'], ['cpu_us_per_delivery', 'pods µs CPU/delivery'], ['redis_cpu_us_per_delivery', 'redis µs CPU/delivery'], ['p50_ms', 'p50 ms'], ['p99_ms', 'p99 ms'], ['client_cpu_util_max', 'busiest client cores']] },
+  { scenario: 'cells', title: 'Cell updates: closed-loop acked updates from one member of the room', metrics: [['ack_p50_ms', 'ack p50 ms'], ['ack_p99_ms', 'ack p99 ms'], ['max_ms', 'max ms'], ['updates_per_s', 'updates/s'], ['cpu_us_per_update', 'server µs CPU/update']] },
+  { scenario: 'cluster_steady', title: 'Cluster at the steady rate', metrics: [['p50_ms', 'p50 ms'], ['p99_ms', 'p99 ms'], ['max_ms', 'max ms'], ['cpu_us_per_delivery', 'pods µs CPU/delivery']] },
+];
+
+export function fmt(x: number): string {
+  if (!Number.isFinite(x)) return '-';
+  const a = Math.abs(x);
+  if (a >= 100_000) return `${(x / 1000).toFixed(0)}k`;
+  if (a >= 10_000) return `${(x / 1000).toFixed(1)}k`;
+  if (a >= 100) return x.toFixed(0);
+  if (a >= 10) return x.toFixed(1);
+  return x.toFixed(2);
+}
+
+function cell(f: Figure | undefined): string {
+  if (!f || f.reps === 0) return '-';
+  return f.reps > 1 ? `${fmt(f.median)} (${fmt(f.min)}..${fmt(f.max)})` : fmt(f.median);
+}
+
+export interface Table {
+  title: string;
+  headers: string[];
+  rows: string[][];
+}
+
+const ORDER = ['ws', 'socketio', 'gateway', 'gateway x1', 'gateway x2 (redis)'];
+const rank = (s: string) => (ORDER.includes(s) ? ORDER.indexOf(s) : ORDER.length);
+
+export function tables(figures: Figure[]): Table[] {
+  const out: Table[] = [];
+  for (const sec of SECTIONS) {
+    const figs = figures.filter((f) => f.scenario === sec.scenario);
+    if (!figs.length) continue;
+    const keys = [...new Set(figs.map((f) => `${f.n}|${f.server}`))].sort((a, b) => {
+      const [na, sa] = a.split('|');
+      const [nb, sb] = b.split('|');
+      return Number(na) - Number(nb) || rank(sa) - rank(sb) || sa.localeCompare(sb);
+    });
+    const metrics = sec.metrics.filter(([m]) => figs.some((f) => f.metric === m));
+    out.push({
+      title: sec.title,
+      headers: ['N', 'server', ...metrics.map(([, label]) => label)],
+      rows: keys.map((k) => {
+        const [n, server] = k.split('|');
+        return [n, server, ...metrics.map(([m]) => cell(figs.find((f) => String(f.n) === n && f.server === server && f.metric === m)))];
+      }),
+    });
+  }
+  return out;
+}
+
+export function renderText(ts: Table[]): string {
+  return ts
+    .map((t) => {
+      const widths = t.headers.map((h, i) => Math.max(h.length, ...t.rows.map((r) => r[i].length)));
+      const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+      return [`${t.title}`, line(t.headers), ...t.rows.map(line)].join('\n');
+    })
+    .join('\n\n');
+}
+
+export function renderMarkdown(ts: Table[]): string {
+  return ts
+    .map((t) => {
+      const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
+      return [`#### ${t.title}`, '', row(t.headers), row(t.headers.map((_, i) => (i < 2 ? '---' : '---:'))), ...t.rows.map(row)].join('\n');
+    })
+    .join('\n\n');
+}

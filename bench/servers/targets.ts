@@ -1,0 +1,149 @@
+import { join, resolve } from 'node:path';
+import { forkChild, freePort, spawnChild, stopChild, waitUntil, type Child } from '../lib/procs';
+import { Inspector } from '../lib/inspector';
+import { ipcSampler, procfsSampler, sumSamplers, type Sampler } from '../lib/proc-stats';
+import type { ServerKind } from '../clients/protocol';
+
+/**
+ * Starting the servers under test, each its own child process on 127.0.0.1: the two baselines
+ * (our scripts, stats over IPC), the gateway as it ships (`node dist/server/index.js`, stats from
+ * /proc), and redis-server for the cluster.
+ */
+export interface Target {
+  label: string;
+  kind: ServerKind;
+  /** http://127.0.0.1:<port>, one per pod. */
+  urls: string[];
+  /** RSS and CPU time, summed over the target's server processes. */
+  sample: Sampler;
+  /** Other processes worth reporting (redis-server). */
+  side: Record<string, Sampler>;
+  /** The V8 inspector of the (single) server process, when started with `inspect`. */
+  inspector?: Inspector;
+  stop(): Promise<void>;
+}
+
+export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
+
+export interface StartOptions {
+  secret: string;
+  /** Directory for `node --cpu-prof` output of the gateway; unset: no profiling. */
+  profileDir?: string;
+  /** Start with `--inspect=127.0.0.1:0` and attach (memory scenario: GC before RSS samples). */
+  inspect?: boolean;
+}
+
+const INSPECT = ['--inspect=127.0.0.1:0'];
+
+async function startBaseline(kind: 'socketio' | 'ws', label: string, opts: StartOptions): Promise<Target> {
+  const script = join(__dirname, kind === 'ws' ? 'ws-baseline.js' : 'socketio-baseline.js');
+  const child = forkChild(label, script, { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0' }, opts.inspect ? INSPECT : []);
+  const port = await new Promise<number>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`${label} did not start: ${child.tail()}`)), 15_000);
+    child.proc.on('message', (m: { type?: string; port?: number }) => {
+      if (m.type === 'ready') {
+        clearTimeout(timer);
+        ok(m.port ?? 0);
+      }
+    });
+    void child.exited.then((code) => fail(new Error(`${label} exited (${code}): ${child.tail()}`)));
+  });
+  return {
+    label,
+    kind,
+    urls: [`http://127.0.0.1:${port}`],
+    sample: ipcSampler(child.proc),
+    side: {},
+    inspector: opts.inspect ? await Inspector.attach(child) : undefined,
+    stop: () => stopChild(child, 'SIGKILL'),
+  };
+}
+
+export const startSocketio = (opts: StartOptions) => startBaseline('socketio', 'socketio', opts);
+export const startWs = (opts: StartOptions) => startBaseline('ws', 'ws', opts);
+
+async function startPod(name: string, opts: StartOptions, redisUrl?: string): Promise<{ child: Child; url: string }> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    JWT_SECRET: opts.secret,
+    ...(redisUrl ? { REDIS_URL: redisUrl, POD_ID: name } : {}),
+  };
+  const execArgv = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
+  if (opts.inspect) execArgv.push(...INSPECT);
+  const child = await spawnChild(name, process.execPath, [...execArgv, join(REPO_ROOT, 'dist', 'server', 'index.js')], env);
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(`${name} /readyz`, async () => {
+    if (child.proc.exitCode !== null) throw new Error(`${name} exited: ${child.tail()}`);
+    return (await fetch(`${url}/readyz`)).status === 200;
+  }, 20_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n${child.tail()}`);
+  });
+  return { child, url };
+}
+
+/** Profiled gateways get SIGTERM (the profile is written on a normal exit); others SIGKILL, fast. */
+const stopPod = (child: Child, opts: StartOptions) => stopChild(child, opts.profileDir ? 'SIGTERM' : 'SIGKILL', 20_000);
+
+export async function startGateway(opts: StartOptions): Promise<Target> {
+  const pod = await startPod('gateway', opts);
+  return {
+    label: 'gateway',
+    kind: 'gateway',
+    urls: [pod.url],
+    sample: procfsSampler(pod.child.pid),
+    side: {},
+    inspector: opts.inspect ? await Inspector.attach(pod.child) : undefined,
+    stop: () => stopPod(pod.child, opts),
+  };
+}
+
+export interface Redis {
+  url: string;
+  sample: Sampler;
+  stop(): Promise<void>;
+}
+
+export async function startRedis(): Promise<Redis> {
+  const port = await freePort();
+  const child = await spawnChild('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { PATH: process.env.PATH });
+  await waitUntil('redis-server', async () => {
+    if (child.proc.exitCode !== null) throw new Error(`redis-server exited: ${child.tail()}`);
+    return /Ready to accept connections/.test(child.tail());
+  }, 10_000);
+  return { url: `redis://127.0.0.1:${port}`, sample: procfsSampler(child.pid), stop: () => stopChild(child, 'SIGKILL') };
+}
+
+/** `pods` gateways sharing a harness-started redis-server. */
+export async function startCluster(opts: StartOptions, pods: number): Promise<Target> {
+  const redis = await startRedis();
+  const started: Array<{ child: Child; url: string }> = [];
+  try {
+    for (let i = 0; i < pods; i++) started.push(await startPod(`gateway-pod${i}`, opts, redis.url));
+  } catch (err) {
+    await Promise.all(started.map((p) => stopPod(p.child, opts)));
+    await redis.stop();
+    throw err;
+  }
+  return {
+    label: `gateway x${pods} (redis)`,
+    kind: 'gateway',
+    urls: started.map((p) => p.url),
+    sample: sumSamplers(started.map((p) => procfsSampler(p.child.pid))),
+    side: { redis: redis.sample },
+    stop: async () => {
+      await Promise.all(started.map((p) => stopPod(p.child, opts)));
+      await redis.stop();
+    },
+  };
+}
+
+export function startTarget(kind: ServerKind, opts: StartOptions): Promise<Target> {
+  if (kind === 'ws') return startWs(opts);
+  if (kind === 'socketio') return startSocketio(opts);
+  return startGateway(opts);
+}
