@@ -10,13 +10,13 @@ import { report } from './report/output';
 import { summarizeProfiles } from './report/profile';
 import { describeEnvironment } from './report/environment';
 import { OutOfTime, type Ctx } from './scenarios/context';
-import { clusterScenario, fanoutScenario, steadyScenario } from './scenarios/fanout';
+import { clusterScenario, fanoutScenario, nativeScenario, steadyScenario } from './scenarios/fanout';
 import { cellsScenario } from './scenarios/cells';
 import { memoryScenario } from './scenarios/memory';
 import { REPO_ROOT } from './servers/targets';
 
 /**
- * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,cells] [--profile] [--write-docs]`
+ * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells] [--profile] [--write-docs]`
  * The gateway (built, as it ships) against bare socket.io and raw ws, started here as child
  * processes on 127.0.0.1, loaded by one or two client processes. Every child is stopped at the
  * end, on error, on SIGINT/SIGTERM and when the global time bound passes.
@@ -75,6 +75,10 @@ async function main(): Promise<number> {
     if (wants(plan, 'cluster')) {
       log(`\n[5] cluster (${elapsed()})`);
       await clusterScenario(ctx);
+    }
+    if (wants(plan, 'native') && plan.nativeSize > 0) {
+      log(`\n[6] native-dialect fan-out (${elapsed()})`);
+      await nativeScenario(ctx);
     }
     if (wants(plan, 'cells') && plan.cellUpdates > 0) {
       log(`\n[6] cell update acks (${elapsed()})`);

@@ -3,7 +3,7 @@ import type { ServerKind } from './protocol';
 
 /** The IPC commands between the harness and a load-generator worker. */
 export type Command =
-  | { cmd: 'connect'; group: string; kind: ServerKind; url: string; room: string; from: number; count: number; concurrency: number; timeoutMs: number }
+  | { cmd: 'connect'; group: string; kind: ServerKind; native?: boolean; url: string; room: string; from: number; count: number; concurrency: number; timeoutMs: number }
   | { cmd: 'join'; group: string; room: string; concurrency: number; timeoutMs: number }
   | { cmd: 'begin'; phase: number }
   | { cmd: 'pushes' }

@@ -2,18 +2,23 @@ import WebSocket from 'ws';
 import { stampOf } from './protocol';
 
 /**
- * A lean load-generator connection. For Socket.IO servers it speaks Engine.IO 4 / Socket.IO 5
- * text packets over a plain WebSocket (the frames on the wire are exactly socket.io-client's with
- * `transports: ['websocket']`), so the client side costs little CPU: a delivery is recognised by
- * its prefix and its timestamp read without JSON parsing. For the raw ws server every text frame
- * is a delivery.
+ * A lean load-generator connection, so the client side costs little CPU: a delivery is recognised
+ * by its prefix and its timestamp read without JSON parsing. Three modes:
+ * - `sio`: Engine.IO 4 / Socket.IO 5 text packets over a plain WebSocket (the frames on the wire
+ *   are exactly socket.io-client's with `transports: ['websocket']`);
+ * - `native`: the gateway's seed 002 dialect (`/api/v1/ws?token=`), flat `{type, ...fields}`;
+ * - `raw`: the ws baseline, where every text frame is a delivery.
  */
+export type Mode = 'sio' | 'native' | 'raw';
+
 export interface ConnOptions {
   /** Full ws:// URL (for Socket.IO: .../socket.io/?EIO=4&transport=websocket). */
   url: string;
-  sio: boolean;
+  mode: Mode;
   namespace: string;
   auth?: Record<string, unknown>;
+  /** The user id in the token (native joins are confirmed by the user's own user_joined). */
+  userId?: string;
   receiveEvent: string;
   ignoredEvents: string[];
   timeoutMs: number;
@@ -34,16 +39,18 @@ export class Conn {
   private readonly prefix: string;
   private readonly acks = new Map<number, (r: unknown) => void>();
   private nextAck = 1;
-  private deliveryHead: string;
-  private ignoredHeads: Array<[string, string]>;
+  private readonly deliveryHead: string;
+  private readonly ignoredHeads: Array<[string, string]>;
+  private joined?: (r: unknown) => void;
 
   constructor(
     private readonly opts: ConnOptions,
     private readonly sink: ConnSink,
   ) {
     this.prefix = opts.namespace === '/' ? '' : `${opts.namespace},`;
-    this.deliveryHead = `2${this.prefix}["${opts.receiveEvent}",`;
-    this.ignoredHeads = opts.ignoredEvents.map((e) => [e, `2${this.prefix}["${e}",`]);
+    const head = (e: string) => (opts.mode === 'native' ? `{"type":"${e}"` : `2${this.prefix}["${e}",`);
+    this.deliveryHead = head(opts.receiveEvent);
+    this.ignoredHeads = opts.ignoredEvents.map((e) => [e, head(e)]);
   }
 
   /** Resolves when connected (Socket.IO: namespace CONNECT received, i.e. auth passed). */
@@ -66,36 +73,44 @@ export class Conn {
         done(new Error('closed during connect'));
         this.sink.closed();
       });
-      if (!this.opts.sio) {
-        this.ws.on('open', () => done());
+      if (this.opts.mode === 'sio') {
         this.ws.on('message', (data) => {
-          const s = stampOf(data.toString());
-          if (s) this.sink.delivery(s.tsUs, s.phase);
+          const frame = data.toString();
+          const type = frame.charCodeAt(0);
+          if (type === 50 /* '2' ping */) this.ws.send('3');
+          else if (type === 52 /* '4' message */) this.packet(frame.slice(1), done);
+          else if (type === 48 /* '0' open */) this.ws.send(`40${this.prefix}${JSON.stringify(this.opts.auth ?? {})}`);
         });
         return;
       }
-      this.ws.on('message', (data) => {
-        const frame = data.toString();
-        const type = frame.charCodeAt(0);
-        if (type === 50 /* '2' ping */) this.ws.send('3');
-        else if (type === 52 /* '4' message */) this.packet(frame.slice(1), done);
-        else if (type === 48 /* '0' open */) this.ws.send(`40${this.prefix}${JSON.stringify(this.opts.auth ?? {})}`);
-      });
+      this.ws.on('open', () => done());
+      this.ws.on('message', (data) => (this.opts.mode === 'native' ? this.nativeFrame(data.toString()) : this.rawFrame(data.toString())));
     });
   }
 
+  private rawFrame(frame: string): void {
+    const s = stampOf(frame);
+    if (s) this.sink.delivery(s.tsUs, s.phase);
+  }
+
+  private nativeFrame(frame: string): void {
+    if (frame.startsWith(this.deliveryHead)) return this.rawFrame(frame);
+    if (this.joined && frame.startsWith('{"type":"user_joined"') && frame.includes(`"userId":${JSON.stringify(this.opts.userId)}`)) {
+      this.joined({ ok: true });
+      this.joined = undefined;
+    }
+    for (const [name, head] of this.ignoredHeads) if (frame.startsWith(head)) return this.sink.ignored(name, frame.length);
+    const msg = safeJson(frame) as { type?: string; code?: string } | undefined;
+    if (msg?.type === 'error' && this.joined) {
+      this.joined({ ok: false, error: { code: msg.code } });
+      this.joined = undefined;
+    }
+    if (msg?.type) this.sink.event(msg.type, msg);
+  }
+
   private packet(p: string, connected: (err?: Error) => void): void {
-    if (p.startsWith(this.deliveryHead)) {
-      const s = stampOf(p);
-      if (s) this.sink.delivery(s.tsUs, s.phase);
-      return;
-    }
-    for (const [name, head] of this.ignoredHeads) {
-      if (p.startsWith(head)) {
-        this.sink.ignored(name, p.length + 1);
-        return;
-      }
-    }
+    if (p.startsWith(this.deliveryHead)) return this.rawFrame(p);
+    for (const [name, head] of this.ignoredHeads) if (p.startsWith(head)) return this.sink.ignored(name, p.length + 1);
     const kind = p[0];
     const body = p.slice(1 + this.prefix.length);
     if (kind === '0') connected();
@@ -115,8 +130,12 @@ export class Conn {
     }
   }
 
-  /** Socket.IO: emits an event, with an ack when `ack` is given. */
+  /** Socket.IO: emits an event, with an ack when `ack` is given. Native: sends `{type, ...payload}`. */
   emit(event: string, payload: unknown, ack?: (r: unknown) => void): void {
+    if (this.opts.mode === 'native') {
+      this.ws.send(JSON.stringify({ type: event, ...(payload as object) }));
+      return;
+    }
     let id = '';
     if (ack) {
       const n = this.nextAck++;
@@ -126,14 +145,16 @@ export class Conn {
     this.ws.send(`42${this.prefix}${id}${JSON.stringify([event, payload])}`);
   }
 
+  /** Joins a room: Socket.IO acked event; native frame confirmed by the user's own user_joined. */
+  join(event: string, roomId: string, done: (r: unknown) => void): void {
+    if (this.opts.mode === 'raw') return done({ ok: true });
+    if (this.opts.mode === 'native') this.joined = done;
+    this.emit(event, { room_id: roomId }, this.opts.mode === 'sio' ? done : undefined);
+  }
+
   /** Raw ws: sends a text frame. */
   sendRaw(text: string): void {
     this.ws.send(text);
-  }
-
-  /** Bytes queued in this client not yet handed to the kernel. */
-  buffered(): number {
-    return this.ws.bufferedAmount;
   }
 
   close(): void {

@@ -57,12 +57,12 @@ export class ClientPool {
    * Connects `total` clients split across the workers (worker i to urls[i % urls.length]); returns
    * the combined result with the first start and last completion over all workers.
    */
-  async connect(group: string, kind: ServerKind, urls: string[], room: string, total: number, concurrency: number, timeoutMs: number): Promise<ConnectResult> {
+  async connect(group: string, kind: ServerKind, urls: string[], room: string, total: number, concurrency: number, timeoutMs: number, native = false): Promise<ConnectResult> {
     const n = this.workers.length;
     const share = (i: number) => Math.floor(total / n) + (i < total % n ? 1 : 0);
     const from = (i: number) => Array.from({ length: i }, (_, j) => share(j)).reduce((a, b) => a + b, 0);
     const results = await this.all<ConnectResult>(
-      (i) => ({ cmd: 'connect', group, kind, url: urls[i % urls.length], room, from: from(i), count: share(i), concurrency, timeoutMs }),
+      (i) => ({ cmd: 'connect', group, kind, native, url: urls[i % urls.length], room, from: from(i), count: share(i), concurrency, timeoutMs }),
       timeoutMs * Math.ceil(total / concurrency) + 10_000,
     );
     const before = this.members.get(group) ?? results.map(() => 0);

@@ -51,6 +51,9 @@ export const cellUpdate = {
   versionOf: (ack: unknown): number | undefined => (ack as { version?: number } | undefined)?.version,
 };
 
+/** The gateway's native endpoint used for scenario 6 (seed 002 dialect: flat `{type, ...fields}`). */
+export const NATIVE_PATH = '/api/v1/ws';
+
 export function chatSpecOf(kind: ServerKind): ChatSpec {
   return kind === 'gateway' ? gatewayChat : baselineChat;
 }

@@ -1,8 +1,8 @@
 import jwt from 'jsonwebtoken';
 import { Histogram } from '../lib/histogram';
 import { nowUs } from '../lib/stats';
-import { Conn, type ConnSink } from './conn';
-import { cellUpdate, chatSpecOf, content, type ServerKind } from './protocol';
+import { Conn, type ConnSink, type Mode } from './conn';
+import { cellUpdate, chatSpecOf, content, NATIVE_PATH, type ServerKind } from './protocol';
 import type { AckResult, Command, PhaseStats, Reply } from './commands';
 
 /**
@@ -12,6 +12,7 @@ import type { AckResult, Command, PhaseStats, Reply } from './commands';
  */
 interface Group {
   kind: ServerKind;
+  mode: Mode;
   conns: Conn[];
   closed: number;
 }
@@ -102,22 +103,33 @@ async function pool(count: number, limit: number, task: (i: number) => Promise<v
 
 async function connect(c: Extract<Command, { cmd: 'connect' }>): Promise<Reply> {
   let g = groups.get(c.group);
-  if (!g) groups.set(c.group, (g = { kind: c.kind, conns: [], closed: 0 }));
+  const mode: Mode = c.kind === 'ws' ? 'raw' : c.native ? 'native' : 'sio';
+  if (!g) groups.set(c.group, (g = { kind: c.kind, mode, conns: [], closed: 0 }));
   const conns = g.conns;
   const spec = chatSpecOf(c.kind);
-  const sio = c.kind !== 'ws';
+  const sio = mode !== 'raw';
   const secret = process.env.BENCH_JWT_SECRET ?? '';
   // Tokens are signed before the clock starts: the storm measures the server, not the signing.
   const tokens = Array.from({ length: c.count }, (_, i) =>
     sio ? jwt.sign({ sub: `user-${c.from + i}`, name: `User ${c.from + i}` }, secret, { algorithm: 'HS256', expiresIn: '1h' }) : '',
   );
-  const url = sio ? `${c.url}/socket.io/?EIO=4&transport=websocket` : `${c.url}/?room=${encodeURIComponent(c.room)}`;
+  const urlOf = (i: number) =>
+    mode === 'sio' ? `${c.url}/socket.io/?EIO=4&transport=websocket` : mode === 'native' ? `${c.url}${NATIVE_PATH}?token=${tokens[i]}` : `${c.url}/?room=${encodeURIComponent(c.room)}`;
   let failed = 0;
   const errors: string[] = [];
   const startUs = nowUs();
   await pool(c.count, c.concurrency, async (i) => {
     const conn = new Conn(
-      { url, sio, namespace: spec.namespace, auth: sio ? { token: tokens[i] } : undefined, receiveEvent: spec.receiveEvent, ignoredEvents: spec.ignoredEvents, timeoutMs: c.timeoutMs },
+      {
+        url: urlOf(i),
+        mode,
+        namespace: spec.namespace,
+        auth: mode === 'sio' ? { token: tokens[i] } : undefined,
+        userId: `user-${c.from + i}`,
+        receiveEvent: spec.receiveEvent,
+        ignoredEvents: spec.ignoredEvents,
+        timeoutMs: c.timeoutMs,
+      },
       sinkFor(g, conns.length),
     );
     try {
@@ -140,26 +152,26 @@ async function join(c: Extract<Command, { cmd: 'join' }>): Promise<Reply> {
   state.pushes = {};
   let failed = 0;
   const errors: string[] = [];
-  if (kind !== 'ws') {
-    await pool(conns.length, c.concurrency, (i) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
+  await pool(conns.length, c.concurrency, (i) =>
+    new Promise<void>((resolve) => {
+      let settled = false;
+      const settle = (error?: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (error) {
           failed++;
-          pushError(errors, `join not acked within ${c.timeoutMs} ms of the join phase`);
-          resolve();
-        }, Math.max(1, deadline - Date.now()));
-        conns[i].emit(spec.joinEvent, { room_id: c.room }, (r) => {
-          clearTimeout(timer);
-          const res = r as { ok?: boolean; error?: { code?: string } } | undefined;
-          if (!res?.ok) {
-            failed++;
-            pushError(errors, `join refused: ${res?.error?.code ?? JSON.stringify(r)}`);
-          }
-          resolve();
-        });
-      }),
-    );
-  }
+          pushError(errors, error);
+        }
+        resolve();
+      };
+      const timer = setTimeout(() => settle(`join not acked within ${c.timeoutMs} ms of the join phase`), Math.max(1, deadline - Date.now()));
+      conns[i].join(spec.joinEvent, c.room, (r) => {
+        const res = r as { ok?: boolean; error?: { code?: string } } | undefined;
+        settle(res?.ok ? undefined : `join refused: ${res?.error?.code ?? JSON.stringify(r)}`);
+      });
+    }),
+  );
   return { joined: conns.length - failed, failed, errors, startUs, endUs: nowUs(), pushes: state.pushes };
 }
 

@@ -21,6 +21,8 @@ export interface Plan {
   /** Scenario 6: closed-loop cell updates per repetition (0: skipped) from one member of a room of `cellRoomSize`. */
   cellUpdates: number;
   cellRoomSize: number;
+  /** Scenario 6: room size for native-dialect fan-out (0: skipped). */
+  nativeSize: number;
   /** Scenarios to run (all by default; `--only=fanout,memory`). */
   only: Set<string> | null;
   /** Servers for scenarios 1-4 (all by default; `--servers=socketio,gateway`). */
@@ -54,6 +56,7 @@ export function planFrom(argv: string[]): Plan {
         clusterPods: 2,
         cellUpdates: 0,
         cellRoomSize: 100,
+        nativeSize: 0,
         only: null,
         servers: null,
         joinTimeoutMs: 30_000,
@@ -78,9 +81,10 @@ export function planFrom(argv: string[]): Plan {
         clusterPods: 2,
         cellUpdates: 1000,
         cellRoomSize: 100,
+        nativeSize: 1000,
         only: null,
         servers: null,
-        joinTimeoutMs: 180_000,
+        joinTimeoutMs: 120_000,
         profile: false,
         writeDocs: false,
       };

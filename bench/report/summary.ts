@@ -1,7 +1,7 @@
 import type { Plan } from '../lib/plan';
 import type { Results } from '../lib/results';
 import { ratio } from '../lib/stats';
-import { CLUSTER, SINGLE } from '../scenarios/fanout';
+import { CLUSTER, NATIVE, SINGLE, SIO_PATH } from '../scenarios/fanout';
 
 /**
  * The ratios of the issue's targets, each from medians of the same run. Where the target is a
@@ -56,6 +56,8 @@ export function summarize(results: Results, plan: Plan): Summary {
     cluster_p99_vs_single: ratio(med('cluster_steady', CLUSTER, cn, 'p99_ms'), med('cluster_steady', SINGLE, cn, 'p99_ms')),
     cell_ack_p99_vs_socketio: ratio(med('cells', SINGLE, plan.cellRoomSize, 'ack_p99_ms'), med('cells', 'socketio', plan.cellRoomSize, 'ack_p99_ms')),
     cell_ack_p99_cluster_vs_socketio: ratio(med('cells', CLUSTER, plan.cellRoomSize, 'ack_p99_ms'), med('cells', 'socketio', plan.cellRoomSize, 'ack_p99_ms')),
+    native_vs_socketio_path: ratio(med('native', SIO_PATH, plan.nativeSize, 'cpu_us_per_delivery'), med('native', NATIVE, plan.nativeSize, 'cpu_us_per_delivery')),
+    native_rate_vs_socketio_path: ratio(med('native', NATIVE, plan.nativeSize, 'deliveries_per_s'), med('native', SIO_PATH, plan.nativeSize, 'deliveries_per_s')),
     steady_p99_vs_socketio: ratio(med('steady', 'gateway', sn, 'p99_ms'), med('steady', 'socketio', sn, 'p99_ms')),
   };
   // A room size where the baseline has a figure and the gateway none (e.g. its room could not be

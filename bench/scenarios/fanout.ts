@@ -42,3 +42,15 @@ export async function clusterScenario(ctx: Ctx): Promise<void> {
   ];
   await guarded(ctx, 'cluster', () => roomsBench(ctx, pods, ctx.plan.clusterSize, { fanoutScenario: 'cluster', steadyScenario: 'cluster_steady' }));
 }
+
+export const SIO_PATH = 'gateway, Socket.IO clients';
+export const NATIVE = 'gateway, native /api/v1/ws clients';
+
+/** Scenario 6 (shim): the same fan-out to native seed 002 clients, against Socket.IO clients. */
+export async function nativeScenario(ctx: Ctx): Promise<void> {
+  const both: Entry[] = [
+    { label: SIO_PATH, start: () => startGateway(ctx.start) },
+    { label: NATIVE, start: () => startGateway(ctx.start), native: true },
+  ];
+  await guarded(ctx, 'native', () => roomsBench(ctx, both, ctx.plan.nativeSize, { fanoutScenario: 'native' }));
+}

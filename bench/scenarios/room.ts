@@ -14,6 +14,8 @@ export const ROOM = 'bench';
 export interface Entry {
   label: string;
   start: () => Promise<Target>;
+  /** Gateway clients on the native seed 002 endpoint instead of Socket.IO. */
+  native?: boolean;
 }
 
 export interface RoomOptions {
@@ -24,6 +26,7 @@ export interface RoomOptions {
 export interface Live {
   label: string;
   target: Target;
+  native?: boolean;
 }
 
 export async function roomsBench(ctx: Ctx, entries: Entry[], n: number, opts: RoomOptions): Promise<void> {
@@ -56,7 +59,7 @@ export async function roomsBench(ctx: Ctx, entries: Entry[], n: number, opts: Ro
         results.fail(`${scenario} ${e.label} N=${n}: ${(err as Error).message}`);
         continue;
       }
-      const l = { label: e.label, target };
+      const l = { label: e.label, target, native: e.native };
       live.push(l);
       await guarded(l, () => setUp(ctx, l, n, opts));
     }
@@ -93,7 +96,7 @@ const rotate = <T>(xs: T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % x
 
 export async function setUp(ctx: Ctx, l: Live, n: number, opts: RoomOptions): Promise<void> {
   const { pool, plan } = ctx;
-  const conn = await pool.connect(l.label, l.target.kind, l.target.urls, ROOM, n, plan.connectConcurrency, 20_000);
+  const conn = await pool.connect(l.label, l.target.kind, l.target.urls, ROOM, n, plan.connectConcurrency, 20_000, l.native);
   if (conn.failed) throw new Error(`${conn.failed} of ${n} connections failed: ${conn.errors.join('; ')}`);
   const joinBound = Math.min(plan.joinTimeoutMs, ctx.deadline - Date.now() - 5000);
   const join = await pool.join(l.label, ROOM, 50, joinBound);
