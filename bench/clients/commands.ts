@@ -9,7 +9,7 @@ export type Command =
   | { cmd: 'pushes' }
   | { cmd: 'publish'; group: string; phase: number; room: string; count: number; rate: number; window: number; bytes: number; timeoutMs: number }
   | { cmd: 'await'; group: string; expected: number; timeoutMs: number }
-  | { cmd: 'acks'; group: string; count: number; timeoutMs: number }
+  | { cmd: 'acks'; group: string; cellId: string; count: number; timeoutMs: number }
   | { cmd: 'abort' }
   | { cmd: 'close'; group: string };
 

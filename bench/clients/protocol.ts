@@ -47,7 +47,7 @@ export const baselineChat: ChatSpec = {
  */
 export const cellUpdate = {
   event: 'cell_update',
-  payload: (i: number, version: number) => ({ sheet_id: 'bench-sheet', cell_id: 'A1', value: i, version }),
+  payload: (cellId: string, i: number, version: number) => ({ sheet_id: 'bench-sheet', cell_id: cellId, value: i, version }),
   versionOf: (ack: unknown): number | undefined => (ack as { version?: number } | undefined)?.version,
 };
 

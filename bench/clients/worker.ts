@@ -166,7 +166,7 @@ async function acks(c: Extract<Command, { cmd: 'acks' }>): Promise<AckResult> {
     const t0 = nowUs();
     const ack = await new Promise<unknown>((resolve) => {
       const timer = setTimeout(() => resolve({ error: { code: 'ack timeout' } }), 10_000);
-      conn.emit(cellUpdate.event, cellUpdate.payload(i, version), (r) => {
+      conn.emit(cellUpdate.event, cellUpdate.payload(c.cellId, i, version), (r) => {
         clearTimeout(timer);
         resolve(r);
       });

@@ -12,11 +12,17 @@ const SERIES: Array<[string, string]> = [
   ['gateway', '#ff7f0e'],
 ];
 const W = 920;
-const H = 400;
+const H = 440;
 const PANEL = { w: 370, h: 270, top: 70 };
 const LEFTS = [80, 530];
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Axis labels: 0, 50k, 100k; 10, 100, 1000 (ms). */
+function tick(v: number): string {
+  if (v >= 1000) return `${Number((v / 1000).toPrecision(3))}k`;
+  return String(Number(v.toPrecision(3)));
+}
 
 function niceMax(v: number): number {
   if (!(v > 0)) return 1;
@@ -58,7 +64,7 @@ function panel(left: number, title: string, unit: string, sizes: number[], figs:
   for (const t of axis.ticks) {
     const y = axis.y(t).toFixed(1);
     out.push(`<line x1="${left}" y1="${y}" x2="${left + PANEL.w}" y2="${y}" stroke="#e5e5e5"/>`);
-    out.push(`<text x="${left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle" font-size="11">${fmt(t)}</text>`);
+    out.push(`<text x="${left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle" font-size="11">${log ? String(Number(t.toPrecision(3))) : tick(t)}</text>`);
   }
   sizes.forEach((n, i) => out.push(`<text x="${xs[i]}" y="${PANEL.top + PANEL.h + 18}" text-anchor="middle" font-size="11">${n.toLocaleString('en-US')}</text>`));
   out.push(`<text x="${left + PANEL.w / 2}" y="${PANEL.top + PANEL.h + 38}" text-anchor="middle" font-size="12">clients in the room (N)</text>`);
@@ -79,7 +85,11 @@ function panel(left: number, title: string, unit: string, sizes: number[], figs:
 export function fanoutChart(figures: Figure[], caption: string): string {
   const figs = figures.filter((f) => f.scenario === 'fanout');
   const sizes = [...new Set(figs.map((f) => f.n))].sort((a, b) => a - b);
-  const legend = SERIES.map(([s, c], i) => `<rect x="${W / 2 - 150 + i * 110}" y="${H - 22}" width="14" height="4" fill="${c}"/><text x="${W / 2 - 132 + i * 110}" y="${H - 17}" font-size="12">${s === 'socketio' ? 'bare socket.io' : s === 'ws' ? 'raw ws' : 'gateway'}</text>`);
+  const name = (s: string) => (s === 'socketio' ? 'bare socket.io' : s === 'ws' ? 'raw ws' : 'gateway');
+  const legend = SERIES.map(([s, c], i) => `<rect x="${W / 2 - 170 + i * 120}" y="${H - 50}" width="14" height="4" fill="${c}"/><text x="${W / 2 - 152 + i * 120}" y="${H - 45}" font-size="12">${name(s)}</text>`);
+  // Sizes where a server has no figure (e.g. its room could not be formed within the join bound).
+  const missing = SERIES.flatMap(([s]) => sizes.filter((n) => !figs.some((f) => f.server === s && f.n === n && f.metric === 'deliveries_per_s')).map((n) => `${name(s)} at N=${n.toLocaleString('en-US')}`));
+  const note = missing.length ? `<text x="${W / 2}" y="${H - 18}" text-anchor="middle" font-size="11" fill="#b00">not measured: ${esc(missing.join(', '))} (see the run's failures)</text>` : '';
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -88,6 +98,7 @@ export function fanoutChart(figures: Figure[], caption: string): string {
     ...panel(LEFTS[0], 'Deliveries per second (median, min..max)', 'deliveries/s', sizes, figs, 'deliveries_per_s', false),
     ...panel(LEFTS[1], 'p99 delivery latency under flood', 'ms (log scale)', sizes, figs, 'p99_ms', true),
     ...legend,
+    note,
     '</svg>',
     '',
   ].join('\n');

@@ -17,7 +17,17 @@ export interface MarkdownInput {
   plan: { reps: number; clients: number; payloadBytes: number; steadyRate: number; steadySeconds: number; steadySize: number; clusterSize: number };
 }
 
-export function benchmarksMarkdown(d: MarkdownInput): string {
+/** Hand-written notes between these markers survive regeneration (dated by their author). */
+export const NOTES_START = '<!-- notes: kept when this file is regenerated -->';
+export const NOTES_END = '<!-- /notes -->';
+
+export function keptNotes(previous: string | undefined): string {
+  const a = previous?.indexOf(NOTES_START) ?? -1;
+  const b = previous?.indexOf(NOTES_END) ?? -1;
+  return previous && a >= 0 && b > a ? previous.slice(a, b + NOTES_END.length) : `${NOTES_START}\n${NOTES_END}`;
+}
+
+export function benchmarksMarkdown(d: MarkdownInput, previous?: string): string {
   const m = d.env.machine;
   const targetRows = Object.entries(d.summary.targets).map(([k, t]) => `| \`${k}\` | ${t.value ?? '-'} | ${t.target} | **${t.verdict}** |`);
   const list = (xs: string[]) => (xs.length ? xs.map((x) => `- ${x}`).join('\n') : '- none');
@@ -40,6 +50,8 @@ This file is written by \`npm run bench -- --write-docs\`; do not edit the figur
 - **Load:** ${d.plan.clients} client processes, ${d.plan.payloadBytes}-byte message content, ${d.plan.reps} repetition(s) per figure, median (min..max)
 
 ![fan-out chart](docs/bench/fanout.svg)
+
+${keptNotes(previous)}
 
 ### Targets
 
@@ -84,8 +96,10 @@ ${list(d.failures)}
 - **Server CPU per delivery:** the server processes' CPU time (user + system) over the phase divided
   by the deliveries: \`process.cpuUsage()\` over IPC for the baselines, \`/proc/<pid>/stat\` for the
   gateway (no bench-only endpoint in the product). RSS likewise (\`VmRSS\` for the gateway).
-- **Memory:** a fresh server; RSS once settled, a connect storm to N idle connections (gateway:
-  authenticated, in no room), RSS once settled again; (after - before) / N.
+- **Memory:** a fresh server started with \`--inspect=127.0.0.1:0\` (used only to force a full GC
+  before each sample and to read the JS heap in use); 200 warm-up connections, closed again; memory
+  once settled; a connect storm to N idle connections (gateway: authenticated, in no room); memory
+  once settled again; (after - before) / N, for RSS and for the JS heap.
 - **Connect storm:** N connections, 50 handshakes in flight per client process; the rate counts
   completed handshakes (Socket.IO namespace CONNECT received, for the gateway after JWT verification).
 - **Cluster:** ${d.plan.clusterSize} clients, two gateway pods on a redis-server the harness starts

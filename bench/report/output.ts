@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan } from '../lib/plan';
 import type { Results } from '../lib/results';
@@ -51,7 +51,9 @@ export function report(r: ReportInput): void {
     const docsDir = join(REPO_ROOT, 'docs', 'bench');
     mkdirSync(docsDir, { recursive: true });
     copyFileSync(join(r.resultsDir, 'fanout.svg'), join(docsDir, 'fanout.svg'));
-    writeFileSync(join(REPO_ROOT, 'BENCHMARKS.md'), benchmarksMarkdown({ ...doc, summary, figures }));
+    const mdPath = join(REPO_ROOT, 'BENCHMARKS.md');
+    const previous = existsSync(mdPath) ? readFileSync(mdPath, 'utf8') : undefined;
+    writeFileSync(mdPath, benchmarksMarkdown({ ...doc, summary, figures }, previous));
     log(`docs: BENCHMARKS.md and docs/bench/fanout.svg updated`);
   }
 

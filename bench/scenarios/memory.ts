@@ -27,7 +27,7 @@ export async function memoryScenario(ctx: Ctx): Promise<void> {
       for (const kind of serversOf(ctx)) {
         await guarded(ctx, `memory/connect ${kind} N=${n}`, async () => {
           ensureTime(ctx, 15_000, `memory ${kind} N=${n}`);
-          const target = await startTarget(kind, { ...ctx.start, inspect: true, profileDir: undefined });
+          const target = await startTarget(kind, { ...ctx.start, inspect: true });
           try {
             // Warm-up: a small storm, closed again, so that the measured one meets JIT-compiled code.
             const warm = await pool.connect(`${kind}-warm`, kind, target.urls, ROOM, WARM_UP, plan.connectConcurrency, 20_000);
