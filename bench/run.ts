@@ -16,7 +16,8 @@ import { memoryScenario } from './scenarios/memory';
 import { REPO_ROOT } from './servers/targets';
 
 /**
- * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells] [--profile] [--write-docs]`
+ * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells]
+ *   [--servers=ws,socketio,gateway] [--sizes=1000,5000] [--profile] [--write-docs]`
  * The gateway (built, as it ships) against bare socket.io and raw ws, started here as child
  * processes on 127.0.0.1, loaded by one or two client processes. Every child is stopped at the
  * end, on error, on SIGINT/SIGTERM and when the global time bound passes.

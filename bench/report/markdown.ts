@@ -126,10 +126,13 @@ npm ci
 npm run bench                   # everything, a few minutes; results in bench/results/
 npm run bench -- --quick        # reduced set, under a minute
 npm run bench -- --write-docs   # also rewrites this file and docs/bench/fanout.svg
-npm run bench -- --only=fanout,steady,memory,cluster --reps=3 --profile   # subsets; --profile writes gateway CPU profiles to bench/results/profiles/
+npm run bench -- --only=fanout,memory --servers=socketio,gateway --sizes=1000 --reps=1   # subsets
+npm run bench -- --only=memory --servers=gateway --sizes=5000 --profile   # gateway CPU profiles in bench/results/profiles/
 \`\`\`
 
-\`redis-server\` must be on the PATH for the cluster scenario. The output ends with one JSON line
+\`redis-server\` must be on the PATH for the cluster scenario. Scenarios: fanout, steady, memory
+(with the connect storm), cluster, native, cells. The exit code is 1 when a figure could not be
+measured (listed under failures). The output ends with one JSON line
 per figure and a JSON summary line; \`bench/results/latest.json\` holds everything and
 \`bench/results/fanout.svg\` the chart.
 `;
