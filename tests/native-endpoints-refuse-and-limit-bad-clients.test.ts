@@ -95,7 +95,9 @@ describe('limits on a live connection', () => {
   });
 
   it('drops a client that stops answering WebSocket pings, and presence lets it go', async () => {
-    const gw = await startGateway({ PING_INTERVAL_MS: '100', PING_TIMEOUT_MS: '200' });
+    // The mute client is dropped ~800 ms after it connects: time enough, even on a loaded machine,
+    // for the watcher to see it in the room first (room_state pushes are not coalesced here).
+    const gw = await startGateway({ PING_INTERVAL_MS: '400', PING_TIMEOUT_MS: '400', ROOM_STATE_INTERVAL_MS: '0' });
     const watcher = await connectV4(urlOf(gw), token({ sub: 'watcher' }));
     await request(watcher, 'join_room', { room_id: 'r' });
     const alive = await connectWorkspace(gw, token({ sub: 'alive' }));
