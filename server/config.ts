@@ -42,6 +42,7 @@ const EnvSchema = z.object({
   AUTH_TIMEOUT_MS: int(30000, 100),
   NATIVE_HEARTBEAT_MS: int(30000, 100),
   ROOM_STATE_INTERVAL_MS: int(100, 0),
+  PRESENCE_BROADCAST_MAX_USERS: int(100, 1),
   CURSOR_RATE: int(30, 1),
   CELL_MAX_BYTES: int(32768, 16),
   CHAT_HISTORY_CAP: int(1000, 1),
@@ -89,6 +90,8 @@ export interface Config {
   readonly nativeHeartbeatMs: number;
   /** room_state goes out at most once per room per interval (the latest state always goes). */
   readonly roomStateIntervalMs: number;
+  /** Above this many users a room is large: no join/leave broadcasts, room_state lists this many. */
+  readonly presenceBroadcastMaxUsers: number;
   /** Cursor moves relayed per socket per second; the latest position always goes. */
   readonly cursorRate: number;
   /** Largest cell value plus formula, in bytes. */
@@ -156,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authTimeoutMs: e.AUTH_TIMEOUT_MS,
     nativeHeartbeatMs: e.NATIVE_HEARTBEAT_MS,
     roomStateIntervalMs: e.ROOM_STATE_INTERVAL_MS,
+    presenceBroadcastMaxUsers: e.PRESENCE_BROADCAST_MAX_USERS,
     cursorRate: e.CURSOR_RATE,
     cellMaxBytes: e.CELL_MAX_BYTES,
     chatHistoryCap: e.CHAT_HISTORY_CAP,

@@ -2,21 +2,32 @@
  * Per-key leading-and-trailing throttle: the first call for a key runs at once; calls within the
  * following interval only replace the pending run, which fires once when the interval ends (so
  * the latest value always goes out, and at most one run per key per interval). A key holds state
- * only while it is active.
+ * only while it is active. Runs may be async: flush() waits for the ones under way.
  */
 export class KeyedThrottle<K> {
   private readonly active = new Map<K, { timer: NodeJS.Timeout; pending?: () => unknown }>();
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
 
   constructor(private readonly intervalMs: number) {}
 
   schedule(key: K, run: () => unknown): void {
+    if (this.closed) return;
     const state = this.active.get(key);
     if (state) {
       state.pending = run;
       return;
     }
     this.start(key);
-    run();
+    this.execute(run);
+  }
+
+  private execute(run: () => unknown): void {
+    const result = run();
+    if (result instanceof Promise) {
+      const settled = result.catch(() => undefined).finally(() => this.running.delete(settled));
+      this.running.add(settled);
+    }
   }
 
   private start(key: K): void {
@@ -30,7 +41,7 @@ export class KeyedThrottle<K> {
     this.active.delete(key);
     if (pending) {
       this.start(key);
-      pending();
+      this.execute(pending);
     }
   }
 
@@ -42,14 +53,17 @@ export class KeyedThrottle<K> {
     this.active.delete(key);
   }
 
-  /** Runs every pending run now and forgets all keys (shutdown); resolves when they have settled. */
+  /**
+   * Shutdown: runs every pending run now, waits for all runs under way, and accepts no more.
+   */
   async flush(): Promise<void> {
-    const pending = [...this.active.values()].flatMap((s) => {
-      clearTimeout(s.timer);
-      return s.pending ? [s.pending] : [];
-    });
+    this.closed = true;
+    for (const state of this.active.values()) {
+      clearTimeout(state.timer);
+      if (state.pending) this.execute(state.pending);
+    }
     this.active.clear();
-    await Promise.allSettled(pending.map((run) => run()));
+    while (this.running.size) await Promise.allSettled([...this.running]);
   }
 
   get size(): number {

@@ -55,6 +55,19 @@ function contract(name: string, make: (podId: string) => Promise<PresenceStore>)
       expect(await store.list('r')).toEqual([]);
     });
 
+    it('counts users and lists a bounded sample of a large room', async () => {
+      for (let i = 0; i < 30; i++) {
+        await store.join('big', `c${i}`, { userId: `u${i % 20}`, username: `U${i % 20}` });
+      }
+      expect(await store.count('big')).toBe(20);
+      expect(await store.count('none')).toBe(0);
+      const sample = await store.list('big', 5);
+      expect(sample.length).toBeGreaterThan(0);
+      expect(sample.length).toBeLessThanOrEqual(5);
+      expect(new Set(sample.map((u) => u.user_id)).size).toBe(sample.length);
+      expect(await store.list('big', 20)).toHaveLength(20);
+    });
+
     it('summarises rooms with their user counts', async () => {
       await store.join('r1', 'c1', { userId: 'a', username: 'a' });
       await store.join('r1', 'c2', { userId: 'a', username: 'a' });

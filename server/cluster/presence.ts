@@ -34,8 +34,13 @@ export interface PresenceStore {
   leave(room: string, connId: string): Promise<boolean>;
   /** Updates status or cursor of connection `connId` in `room`; no-op when it is not there. */
   update(room: string, connId: string, patch: PresencePatch): Promise<void>;
-  /** Every user in `room` on every live pod, once each. */
-  list(room: string): Promise<PresenceUser[]>;
+  /**
+   * Users in `room` on every live pod, once each; at most `limit` of them when given (a bounded
+   * sample for very large rooms, whose cost must not grow with the room).
+   */
+  list(room: string, limit?: number): Promise<PresenceUser[]>;
+  /** How many distinct users are in `room`, in constant time. */
+  count(room: string): Promise<number>;
   /** Every room with at least one user, on every live pod. */
   rooms(): Promise<RoomSummary[]>;
   /** Marks this pod alive; called every heartbeat interval. */
@@ -107,50 +112,66 @@ export function mergeEntries(room: string, entries: Iterable<PresenceEntry>): Pr
     }));
 }
 
+interface MemoryRoom {
+  readonly conns: Map<string, PresenceEntry>;
+  /** Connections per user. */
+  readonly users: Map<string, number>;
+}
+
 /** The one-pod twin: everything lives in this process. */
 export class MemoryPresenceStore implements PresenceStore {
-  private readonly rooms_ = new Map<string, Map<string, PresenceEntry>>();
+  private readonly rooms_ = new Map<string, MemoryRoom>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  private connectionsOf(conns: Map<string, PresenceEntry>, userId: string): number {
-    let n = 0;
-    for (const e of conns.values()) if (e.user_id === userId) n++;
-    return n;
-  }
-
   async join(room: string, connId: string, member: PresenceMember): Promise<boolean> {
-    let conns = this.rooms_.get(room);
-    if (!conns) this.rooms_.set(room, (conns = new Map()));
-    if (conns.has(connId)) return false;
-    conns.set(connId, newEntry(member, this.now()));
-    return this.connectionsOf(conns, member.userId) === 1;
+    let r = this.rooms_.get(room);
+    if (!r) this.rooms_.set(room, (r = { conns: new Map(), users: new Map() }));
+    if (r.conns.has(connId)) return false;
+    r.conns.set(connId, newEntry(member, this.now()));
+    const n = (r.users.get(member.userId) ?? 0) + 1;
+    r.users.set(member.userId, n);
+    return n === 1;
   }
 
   async leave(room: string, connId: string): Promise<boolean> {
-    const conns = this.rooms_.get(room);
-    const entry = conns?.get(connId);
-    if (!conns || !entry) return false;
-    conns.delete(connId);
-    if (conns.size === 0) this.rooms_.delete(room);
-    return this.connectionsOf(conns, entry.user_id) === 0;
+    const r = this.rooms_.get(room);
+    const entry = r?.conns.get(connId);
+    if (!r || !entry) return false;
+    r.conns.delete(connId);
+    if (r.conns.size === 0) this.rooms_.delete(room);
+    const n = (r.users.get(entry.user_id) ?? 1) - 1;
+    if (n > 0) r.users.set(entry.user_id, n);
+    else r.users.delete(entry.user_id);
+    return n <= 0;
   }
 
   async update(room: string, connId: string, patch: PresencePatch): Promise<void> {
-    const conns = this.rooms_.get(room);
+    const conns = this.rooms_.get(room)?.conns;
     const entry = conns?.get(connId);
     if (conns && entry) conns.set(connId, applyPatch(entry, patch, this.now()));
   }
 
-  async list(room: string): Promise<PresenceUser[]> {
-    return mergeEntries(room, this.rooms_.get(room)?.values() ?? []);
+  async list(room: string, limit = Infinity): Promise<PresenceUser[]> {
+    const r = this.rooms_.get(room);
+    if (!r) return [];
+    if (r.users.size <= limit) return mergeEntries(room, r.conns.values());
+    const sample = new Set<string>();
+    for (const userId of r.users.keys()) {
+      if (sample.size >= limit) break;
+      sample.add(userId);
+    }
+    const entries: PresenceEntry[] = [];
+    for (const e of r.conns.values()) if (sample.has(e.user_id)) entries.push(e);
+    return mergeEntries(room, entries);
+  }
+
+  async count(room: string): Promise<number> {
+    return this.rooms_.get(room)?.users.size ?? 0;
   }
 
   async rooms(): Promise<RoomSummary[]> {
-    return [...this.rooms_].map(([room, conns]) => ({
-      room,
-      userCount: new Set([...conns.values()].map((e) => e.user_id)).size,
-    }));
+    return [...this.rooms_].map(([room, r]) => ({ room, userCount: r.users.size }));
   }
 
   async heartbeat(): Promise<void> {}

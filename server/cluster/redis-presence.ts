@@ -162,9 +162,21 @@ export class RedisPresenceStore implements PresenceStore {
     });
   }
 
-  async list(room: string): Promise<PresenceUser[]> {
-    const all = await upstream(() => this.redis.hVals(K.room(room)));
-    return mergeEntries(room, all.map((raw) => JSON.parse(raw) as PresenceEntry));
+  async list(room: string, limit = Infinity): Promise<PresenceUser[]> {
+    return upstream(async () => {
+      if (limit === Infinity || (await this.redis.hLen(K.users(room))) <= limit) {
+        const all = await this.redis.hVals(K.room(room));
+        return mergeEntries(room, all.map((raw) => JSON.parse(raw) as PresenceEntry));
+      }
+      // A large room: one HSCAN page of about `limit` entries, never the whole hash.
+      const page = await this.redis.hScan(K.room(room), 0, { COUNT: limit });
+      const entries = page.tuples.map((t) => JSON.parse(t.value) as PresenceEntry);
+      return mergeEntries(room, entries).slice(0, limit);
+    });
+  }
+
+  async count(room: string): Promise<number> {
+    return upstream(() => this.redis.hLen(K.users(room)));
   }
 
   async rooms(): Promise<RoomSummary[]> {

@@ -40,6 +40,15 @@ export async function connectRedis(url: string, logger: Logger): Promise<RedisCo
     return client;
   };
   const pub = make('pub', false);
+  // The adapter publishes without awaiting; a publish in flight when the connection drops would be
+  // an unhandled rejection. The message is lost either way (Socket.IO's documented behaviour while
+  // Redis is away): count it in the log instead.
+  const publish = pub.publish.bind(pub);
+  pub.publish = ((...args: Parameters<typeof publish>) =>
+    publish(...args).catch((err: Error) => {
+      log.debug('broadcast not published', { error: err.message });
+      return 0;
+    })) as typeof pub.publish;
   const sub = make('sub', false);
   const data = make('data', true);
   await Promise.all([pub.connect(), sub.connect(), data.connect()]);

@@ -31,7 +31,5 @@ export const registerCursors: Feature = (ctx) => {
     for (const room of socket.data.rooms ?? []) throttle.cancel(`${socket.id}\n${room}`);
   });
 
-  return () => {
-    throttle.flush();
-  };
+  return () => throttle.flush();
 };

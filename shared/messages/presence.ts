@@ -38,6 +38,8 @@ export const roomServerMessages = defineMessages(['/workspace', '/chat'], {
     users: z.array(PresenceUser),
     active_sheets: z.array(z.string()),
     total_users: z.number().int(),
+    /** Present (true) when `users` lists only part of a large room. */
+    truncated: z.boolean().optional(),
   }),
 });
 
