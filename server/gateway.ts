@@ -101,15 +101,20 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   };
   const auth = authMiddleware(guard, logger);
   const connLog = logger.child({ module: 'connections' });
+  // Decided once: winston formats a line before its transport drops it for its level, which a
+  // connect storm would pay for every connection.
+  const logConnections = logger.isLevelEnabled('info');
+  function onDisconnect(this: GatewaySocket, reason: string) {
+    connLog.info('disconnected', { socket_id: this.id, user_id: this.data.principal.userId, reason });
+  }
   for (const name of AllNamespaces) {
     const nsp = io.of(name);
     nsp.use(auth);
     nsp.on('connection', (socket) => {
       socket.join(userRoom(socket.data.principal.userId));
+      if (!logConnections) return;
       connLog.info('connected', { socket_id: socket.id, user_id: socket.data.principal.userId, namespace: name });
-      socket.once('disconnect', (reason) =>
-        connLog.info('disconnected', { socket_id: socket.id, user_id: socket.data.principal.userId, reason }),
-      );
+      socket.once('disconnect', onDisconnect);
     });
     dispatcher.attach(nsp);
   }
