@@ -17,7 +17,7 @@ export interface ConnOptions {
   mode: Mode;
   namespace: string;
   auth?: Record<string, unknown>;
-  /** The user id in the token (native joins are confirmed by the user's own user_joined). */
+  /** The user id in the token. */
   userId?: string;
   receiveEvent: string;
   ignoredEvents: string[];
@@ -95,7 +95,9 @@ export class Conn {
 
   private nativeFrame(frame: string): void {
     if (frame.startsWith(this.deliveryHead)) return this.rawFrame(frame);
-    if (this.joined && frame.startsWith('{"type":"user_joined"') && frame.includes(`"userId":${JSON.stringify(this.opts.userId)}`)) {
+    // Seed 002 has no join reply: a member gets room_state (the room's push in a small room, its
+    // own truncated one in a large room), and only a member can receive it.
+    if (this.joined && frame.startsWith('{"type":"room_state"')) {
       this.joined({ ok: true });
       this.joined = undefined;
     }
@@ -145,7 +147,7 @@ export class Conn {
     this.ws.send(`42${this.prefix}${id}${JSON.stringify([event, payload])}`);
   }
 
-  /** Joins a room: Socket.IO acked event; native frame confirmed by the user's own user_joined. */
+  /** Joins a room: Socket.IO acked event; a native join is confirmed by the first room_state. */
   join(event: string, roomId: string, done: (r: unknown) => void): void {
     if (this.opts.mode === 'raw') return done({ ok: true });
     if (this.opts.mode === 'native') this.joined = done;

@@ -5,7 +5,7 @@ import { targetRoom } from './membership';
 
 /**
  * Chat (seed 004) in the ordinary rooms: message → message to the whole room, the author included,
- * and into the room's capped history (Redis with several pods, so it outlives the pod that wrote
+ * and, at the same time, into the room's capped history (Redis with several pods, so it outlives the pod that wrote
  * it); typing to the others; history → the last messages before a time, newest last. Ids are
  * random UUIDs, unique across pods.
  */
@@ -23,9 +23,11 @@ export const registerChat: Feature = (ctx) => {
       author: { userId, username },
       timestamp: new Date().toISOString(),
     };
-    // Stored before it is delivered: whoever saw a message finds it in the history.
-    await chat.append(room, message);
+    // Delivered while it is being stored, so a Redis round trip never delays delivery; the ack
+    // waits for the store (UPSTREAM_UNAVAILABLE when Redis is away: delivered, not in history).
+    const stored = chat.append(room, message);
     ctx.rooms.toRoom(room, 'message', message);
+    await stored;
     return { id: message.id, timestamp: message.timestamp };
   });
 
