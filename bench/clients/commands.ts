@@ -9,7 +9,7 @@ export type Command =
   | { cmd: 'pushes' }
   | { cmd: 'publish'; group: string; phase: number; room: string; count: number; rate: number; window: number; bytes: number; timeoutMs: number }
   | { cmd: 'await'; group: string; expected: number; timeoutMs: number }
-  | { cmd: 'acks'; group: string; cellId: string; count: number; timeoutMs: number }
+  | { cmd: 'acks'; group: string; cellId: string; count: number; ratePerS: number; timeoutMs: number }
   | { cmd: 'abort' }
   | { cmd: 'close'; group: string };
 
@@ -54,7 +54,7 @@ export interface PhaseStats {
   closed: number;
 }
 
-/** Closed-loop acked requests from one connection (scenario 6). */
+/** Acked requests at a steady rate from one connection (scenario 6). */
 export interface AckResult {
   hist: HistogramData;
   done: number;

@@ -152,7 +152,10 @@ async function awaitDeliveries(c: Extract<Command, { cmd: 'await' }>): Promise<P
   };
 }
 
-/** Sends `count` cell updates one after the other, each when the previous ack came back. */
+/**
+ * Sends `count` cell updates at a steady `ratePerS`, each to a cell of its own (so none waits for
+ * the previous ack's version), and records each ack's round trip from its scheduled send time.
+ */
 async function acks(c: Extract<Command, { cmd: 'acks' }>): Promise<AckResult> {
   const conn = group(c.group).conns[0];
   const hist = new Histogram();
@@ -160,26 +163,32 @@ async function acks(c: Extract<Command, { cmd: 'acks' }>): Promise<AckResult> {
   const cpu0 = process.cpuUsage();
   const wall0 = nowUs();
   const deadline = Date.now() + c.timeoutMs;
-  let version = 0;
+  const intervalUs = 1e6 / c.ratePerS;
   let done = 0;
+  const pending: Array<Promise<void>> = [];
   for (let i = 0; conn && i < c.count && errors.length < 3 && Date.now() < deadline; i++) {
+    const due = wall0 + i * intervalUs;
+    const wait = (due - nowUs()) / 1000;
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     const t0 = nowUs();
-    const ack = await new Promise<unknown>((resolve) => {
-      const timer = setTimeout(() => resolve({ error: { code: 'ack timeout' } }), 10_000);
-      conn.emit(cellUpdate.event, cellUpdate.payload(c.cellId, i, version), (r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
-    });
-    const v = (ack as { ok?: boolean } | undefined)?.ok ? cellUpdate.versionOf(ack) : undefined;
-    if (v === undefined) {
-      errors.push(JSON.stringify(ack).slice(0, 200));
-      continue;
-    }
-    hist.record(nowUs() - t0);
-    version = v;
-    done++;
+    pending.push(
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          errors.push('ack timeout');
+          resolve();
+        }, 10_000);
+        conn.emit(cellUpdate.event, cellUpdate.payload(`${c.cellId}-${i}`, i, 0), (ack) => {
+          clearTimeout(timer);
+          if ((ack as { ok?: boolean } | undefined)?.ok && cellUpdate.versionOf(ack) !== undefined) {
+            hist.record(nowUs() - t0);
+            done++;
+          } else errors.push(JSON.stringify(ack).slice(0, 200));
+          resolve();
+        });
+      }),
+    );
   }
+  await Promise.all(pending);
   if (!conn) errors.push('no connection');
   const cpu = process.cpuUsage(cpu0);
   return { hist: hist.toData(), done, errors, cpuUs: cpu.user + cpu.system, wallUs: nowUs() - wall0 };

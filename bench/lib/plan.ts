@@ -18,8 +18,9 @@ export interface Plan {
   connectConcurrency: number;
   clusterSize: number;
   clusterPods: number;
-  /** Scenario 6: closed-loop cell updates per repetition (0: skipped) from one member of a room of `cellRoomSize`. */
+  /** Scenario 6: cell updates per repetition (0: skipped) from one member of a room of `cellRoomSize`, at `cellRate` per second. */
   cellUpdates: number;
+  cellRate: number;
   cellRoomSize: number;
   /** Scenario 6: room size for native-dialect fan-out (0: skipped). */
   nativeSize: number;
@@ -55,6 +56,7 @@ export function planFrom(argv: string[]): Plan {
         clusterSize: 300,
         clusterPods: 2,
         cellUpdates: 0,
+        cellRate: 500,
         cellRoomSize: 100,
         nativeSize: 0,
         only: null,
@@ -80,6 +82,7 @@ export function planFrom(argv: string[]): Plan {
         clusterSize: 1000,
         clusterPods: 2,
         cellUpdates: 1000,
+        cellRate: 500,
         cellRoomSize: 100,
         nativeSize: 1000,
         only: null,

@@ -108,13 +108,15 @@ ${list(d.failures)}
 
 - **Native dialect (scenario 6):** the same fan-out on two gateway processes, one room of
   Socket.IO clients and one of native seed 002 clients (\`/api/v1/ws?token=\`, flat frames; a
-  native join is confirmed by the user's own \`user_joined\`), publisher of the same kind.
-- **Cell updates (scenario 6):** one member of a room of 100 sends \`cell_update\` one after the
-  other with the version the previous ack returned; ack round trip. The Socket.IO path is the bare
-  socket.io server doing the same broadcast and ack without a cell store.
+  native join is confirmed by its first \`room_state\`), publisher of the same kind.
+- **Cell updates (scenario 6):** one member of a room of 100 sends \`cell_update\` at a steady
+  500 per second, each to a new cell (so each applies without waiting for the previous ack's
+  version); ack round trip from the scheduled send. The Socket.IO path is the bare socket.io
+  server doing the same broadcast and ack without a cell store.
 - **Joining:** "join all s" is the time from the first \`join_room\` until the server is idle again,
   and "MB pushed while joining" what the clients received meanwhile (room_state, user_joined):
-  the gateway announces every join to the whole room. A room that cannot be formed within the join
+  the gateway announces joins to the room up to \`PRESENCE_BROADCAST_MAX_USERS\` (100) members;
+  beyond that a joiner gets only its own truncated room_state. A room that cannot be formed within the join
   bound (120 s in the full run, 30 s in --quick) is reported as a failure, not measured.
 - Every server is a child process of the harness (the gateway and redis-server through a small
   launcher that kills them if the harness dies); all are stopped at the end, on error and on SIGINT.

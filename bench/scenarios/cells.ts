@@ -7,10 +7,11 @@ import { CLUSTER, SINGLE } from './fanout';
 import { setUp, type Live } from './room';
 
 /**
- * Scenario 6 (collaboration): one member of a room of `cellRoomSize` sends cell updates one after
- * the other, each carrying the version the previous ack returned (a fresh cell per repetition); ack round-trip latency and
- * server CPU per update, for the gateway (one pod, and two pods where the compare-and-set goes
- * through Redis) against the Socket.IO path (bare socket.io: the same broadcast and an ack).
+ * Scenario 6 (collaboration): one member of a room of `cellRoomSize` sends cell updates at a steady
+ * `cellRate` per second (each to a cell of its own, new to the store, so every update applies);
+ * ack round-trip latency and server CPU per update, for the gateway (one pod, and two pods where
+ * the compare-and-set goes through Redis) against the Socket.IO path (bare socket.io: the same
+ * broadcast and an ack).
  */
 export async function cellsScenario(ctx: Ctx): Promise<void> {
   const { plan, pool, results } = ctx;
@@ -37,7 +38,7 @@ export async function cellsScenario(ctx: Ctx): Promise<void> {
       for (const l of live) {
         ensureTime(ctx, 10_000, `cells ${l.label}`);
         const before = await l.target.sample();
-        const res = await pool.request<AckResult>(0, { cmd: 'acks', group: l.label, cellId: `A${r + 1}`, count: plan.cellUpdates, timeoutMs: 60_000 }, 60_000);
+        const res = await pool.request<AckResult>(0, { cmd: 'acks', group: l.label, cellId: `r${r + 1}`, count: plan.cellUpdates, ratePerS: plan.cellRate, timeoutMs: 60_000 }, 60_000);
         const after = await l.target.sample();
         if (res.errors.length) {
           results.fail(`cells ${l.label}: ${res.errors.join('; ')}`);
