@@ -59,9 +59,4 @@ export class RoomBroadcaster {
   toInternal<T extends ServerMessageType>(room: string, type: T, payload: ServerPayload<T>, options?: EmitOptions): void {
     emitTo(this.io, room, type, payload, options);
   }
-
-  /** Emits to every connection of one user, on every pod. */
-  toUser<T extends ServerMessageType>(userId: string, type: T, payload: ServerPayload<T>): void {
-    emitTo(this.io, userRoom(userId), type, payload);
-  }
 }

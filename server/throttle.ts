@@ -65,8 +65,4 @@ export class KeyedThrottle<K> {
     this.active.clear();
     while (this.running.size) await Promise.allSettled([...this.running]);
   }
-
-  get size(): number {
-    return this.active.size;
-  }
 }

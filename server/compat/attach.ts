@@ -3,7 +3,6 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket as EngineSocket } from 'engine.io';
 import WebSocket, { WebSocketServer } from 'ws';
-import { toGatewayError } from '../../shared/errors';
 import { createOriginCheck } from '../auth/origins';
 import type { TokenVerifier } from '../auth/verify';
 import type { Config } from '../config';
@@ -79,12 +78,10 @@ export function attachNativeEndpoints(options: NativeEndpointsOptions): () => vo
     const { dialect } = endpoint;
     const info: UpgradeInfo = { query, headers: req.headers, params: endpoint.params };
     const { token, context = {} } = dialect.handshake?.(info) ?? {};
-    if (dialect.tokenSource === 'handshake' || token !== undefined) {
-      try {
-        verify(token);
-      } catch (err) {
-        return refuse(ws, CloseCodes.POLICY, toGatewayError(err).message, endpoint, address);
-      }
+    // The token itself is verified once, by the namespace's auth middleware: a refusal there comes
+    // back as CONNECT_ERROR and closes 1008 before the dialect sends anything.
+    if (dialect.tokenSource === 'handshake' && token === undefined) {
+      return refuse(ws, CloseCodes.POLICY, 'Missing token', endpoint, address);
     }
     const id = randomBytes(15).toString('base64url');
     const conn = new NativeConnection(id, ws, req, Object.fromEntries(query), dialect, deps, context);
