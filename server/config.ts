@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { applyLegacyAliases } from './config-aliases';
 
 /**
  * The gateway's configuration: read from the environment once, validated by zod, frozen. Nothing
@@ -47,7 +48,41 @@ const EnvSchema = z.object({
   CELL_MAX_BYTES: int(32768, 16),
   CHAT_HISTORY_CAP: int(1000, 1),
   STATE_TTL_SECONDS: int(7 * 24 * 3600, 60),
+  // Protection (README: Rate limits and protection). 0 turns a limit off.
+  WEBSOCKET_REQUESTS_PER_MINUTE: int(60),
+  WEBSOCKET_REQUESTS_PER_HOUR: int(1000),
+  WEBSOCKET_BLOCK_DURATION_MINUTES: int(15),
+  CONNECTION_REQUESTS_PER_MINUTE: int(100),
+  STREAM_MESSAGES_PER_SECOND: int(50),
+  CONTROL_MESSAGES_PER_MINUTE: int(30),
+  RATE_LIMIT_DISCONNECT_AFTER: int(100),
+  MAX_IN_FLIGHT_PER_CONNECTION: int(32, 1),
+  WEBSOCKET_MAX_CONNECTIONS_PER_USER: int(5),
+  CONNECTIONS_PER_IP_PER_MINUTE: int(0),
+  TRUST_PROXY: z.string().optional(),
+  ROOM_BROADCASTS_PER_MINUTE: int(1000),
+  MAX_BUFFERED_BYTES: int(1 << 20, 1024),
+  SLOW_CONSUMER_MAX_BYTES: int(4 << 20, 1024),
+  SLOW_CONSUMER_TIMEOUT_MS: int(10000, 100),
+  TOKEN_EXPIRY_WARNING_MS: int(60000, 0),
+  METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  METRICS_PORT: int(0).pipe(z.number().max(65535)),
 });
+
+/**
+ * TRUST_PROXY: unset or `false` uses the peer address; `true` trusts every proxy (the left-most
+ * X-Forwarded-For address); a number trusts that many hops; otherwise a comma list of addresses,
+ * subnets or the names `loopback`, `linklocal`, `uniquelocal` (as Express and proxy-addr read it).
+ */
+export type TrustProxy = boolean | number | readonly string[];
+
+function parseTrustProxy(value: string | undefined): TrustProxy {
+  const v = (value ?? '').trim();
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
 
 export type LogLevel = z.infer<typeof EnvSchema>['LOG_LEVEL'];
 
@@ -100,6 +135,40 @@ export interface Config {
   readonly chatHistoryCap: number;
   /** How long Redis keeps cells, session versions and chat history after their last write. */
   readonly stateTtlSeconds: number;
+  readonly limits: LimitsConfig;
+  /** Unsent bytes above which a connection's volatile events are dropped; over `hardBytes`, or over `softBytes` for `timeoutMs`, it is disconnected. */
+  readonly slowConsumers: { readonly softBytes: number; readonly hardBytes: number; readonly timeoutMs: number };
+  /** A connection is warned (`token_expiring`) this long before its token expires. */
+  readonly tokenExpiryWarningMs: number;
+  /** GET /metrics: a bearer token it requires, and/or a separate port it is served on (0: the main port). */
+  readonly metrics: { readonly token?: string; readonly port: number };
+  readonly trustProxy: TrustProxy;
+}
+
+/** Rate limits and caps; 0 turns one off. Which class each applies to is in README.md. */
+export interface LimitsConfig {
+  /** Request-class messages per user per minute, across pods (seed 002: 60). */
+  readonly userRequestsPerMinute: number;
+  /** Request-class messages per user per hour, across pods (seed 002: 1000). */
+  readonly userRequestsPerHour: number;
+  /** How long a user who went over the minute limit stays refused (seed 002: 15 minutes). */
+  readonly blockDurationMs: number;
+  /** Request-class messages per connection per minute (seed 004: 100). */
+  readonly connectionRequestsPerMinute: number;
+  /** Stream-class messages (cursors, typing) per connection per second; more are dropped, not refused. */
+  readonly streamMessagesPerSecond: number;
+  /** Control-class messages (token refresh) per connection per minute. */
+  readonly controlMessagesPerMinute: number;
+  /** Refusals within a minute after which a connection is closed (policy, 1008). */
+  readonly disconnectAfterRefusals: number;
+  /** Messages of one connection being handled at once; more are refused. */
+  readonly maxInFlightPerConnection: number;
+  /** Connections one user may hold across all pods (seed 001: 5). */
+  readonly maxConnectionsPerUser: number;
+  /** New connections per client IP per minute, across pods (seed 004: 10); 0 is off. */
+  readonly connectionsPerIpPerMinute: number;
+  /** Broadcasts into one client room per minute, across pods (seed 004: 1000). */
+  readonly roomBroadcastsPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -118,16 +187,23 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** Parses the environment into a frozen Config; throws one ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
+  const { env, problems } = applyLegacyAliases(rawEnv);
   const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  if (!parsed.success || problems.length) {
+    const issues = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError([...problems, ...issues]);
   }
   const e = parsed.data;
-  const problems: string[] = [];
   const hasKey = Boolean(e.JWT_SECRET || e.JWT_PUBLIC_KEY);
   if (!hasKey && e.NODE_ENV === 'production') {
     problems.push('JWT_SECRET or JWT_PUBLIC_KEY: required when NODE_ENV=production');
+  }
+  if (e.SLOW_CONSUMER_MAX_BYTES < e.MAX_BUFFERED_BYTES) {
+    problems.push('SLOW_CONSUMER_MAX_BYTES: must be at least MAX_BUFFERED_BYTES');
+  }
+  if (e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
+    problems.push('METRICS_PORT: must differ from PORT (unset it to serve /metrics on PORT)');
   }
   if (e.PRESENCE_TTL_MS <= e.PRESENCE_HEARTBEAT_MS) {
     problems.push('PRESENCE_TTL_MS: must be greater than PRESENCE_HEARTBEAT_MS');
@@ -164,6 +240,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cellMaxBytes: e.CELL_MAX_BYTES,
     chatHistoryCap: e.CHAT_HISTORY_CAP,
     stateTtlSeconds: e.STATE_TTL_SECONDS,
+    limits: {
+      userRequestsPerMinute: e.WEBSOCKET_REQUESTS_PER_MINUTE,
+      userRequestsPerHour: e.WEBSOCKET_REQUESTS_PER_HOUR,
+      blockDurationMs: e.WEBSOCKET_BLOCK_DURATION_MINUTES * 60_000,
+      connectionRequestsPerMinute: e.CONNECTION_REQUESTS_PER_MINUTE,
+      streamMessagesPerSecond: e.STREAM_MESSAGES_PER_SECOND,
+      controlMessagesPerMinute: e.CONTROL_MESSAGES_PER_MINUTE,
+      disconnectAfterRefusals: e.RATE_LIMIT_DISCONNECT_AFTER,
+      maxInFlightPerConnection: e.MAX_IN_FLIGHT_PER_CONNECTION,
+      maxConnectionsPerUser: e.WEBSOCKET_MAX_CONNECTIONS_PER_USER,
+      connectionsPerIpPerMinute: e.CONNECTIONS_PER_IP_PER_MINUTE,
+      roomBroadcastsPerMinute: e.ROOM_BROADCASTS_PER_MINUTE,
+    },
+    slowConsumers: { softBytes: e.MAX_BUFFERED_BYTES, hardBytes: e.SLOW_CONSUMER_MAX_BYTES, timeoutMs: e.SLOW_CONSUMER_TIMEOUT_MS },
+    tokenExpiryWarningMs: e.TOKEN_EXPIRY_WARNING_MS,
+    metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT },
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
   };
   return deepFreeze(config);
 }

@@ -1,29 +1,23 @@
-import { clientMessage, namespaceAccepts, type AckCallback } from '../shared/catalogue';
+import { performance } from 'node:perf_hooks';
+import { catalogueProblems, clientMessage, clientMessages, isServerMessage, namespaceAccepts, type AckCallback } from '../shared/catalogue';
 import { ErrorCodes, GatewayError, toGatewayError } from '../shared/errors';
+import type { MessageDef } from '../shared/messages/define';
 import type { NamespaceName } from '../shared/namespaces';
 import type { PodActivity } from './cluster/activity';
 import type { Config } from './config';
-import type { AckData, Call, DisconnectListener, HandleOptions, MessageHandler } from './handlers/context';
+import type { AckData, ConnectListener, DisconnectListener, MessageHandler } from './handlers/context';
 import type { Logger } from './logger';
+import type { CallOutcome, Guard, GuardInput, Observer, Stage } from './pipeline';
+import { SocketCall, callsOf } from './call';
 import type { GatewayNamespace, GatewaySocket } from './types';
+
+/** A socket whose messages wait behind one that is being guarded asynchronously. */
+const GUARDING = Symbol('gateway.guarding');
+type QueuedSocket = { [GUARDING]?: Promise<void> };
 
 /** Engine.io connections carry the byte size of the frame being dispatched (set before decoding). */
 export const FRAME_BYTES = Symbol('frameBytes');
 type SizedConn = { [FRAME_BYTES]?: number };
-
-class SocketCall implements Call {
-  private log_?: Logger;
-  constructor(
-    readonly socket: GatewaySocket,
-    private readonly logger: Logger,
-  ) {}
-  get principal() {
-    return this.socket.data.principal;
-  }
-  get log(): Logger {
-    return (this.log_ ??= this.logger.child({ socket_id: this.socket.id, user_id: this.principal.userId }));
-  }
-}
 
 /** Sends an error on the message's one way out: its ack when it has one, else an `error` event. */
 export function sendError(socket: GatewaySocket, messageType: string, ack: AckCallback | undefined, err: GatewayError): void {
@@ -41,16 +35,36 @@ export function sendError(socket: GatewaySocket, messageType: string, ack: AckCa
   });
 }
 
+interface Route {
+  readonly def: MessageDef;
+  readonly run: MessageHandler<never>;
+  readonly maxBytes: number;
+}
+
 /**
- * Routes every incoming event of every namespace: one listener per socket (`onAny`), shared by all
- * sockets. It checks the type against the namespace, the frame size, validates the payload against
- * the catalogue's schema (INVALID_MESSAGE with the zod issue paths) and only then runs the handler;
- * what the handler returns is acked `{ok: true, ...}`, what it throws goes out as an error.
+ * The message pipeline. One listener per socket (`onAny`), shared by all sockets, routes every
+ * incoming event of every namespace through, in order:
+ *   1. routing: the type is in the catalogue and served by this namespace (UNKNOWN_MESSAGE_TYPE);
+ *   2. the size limit, the type's own or MAX_MESSAGE_BYTES (MESSAGE_TOO_LARGE);
+ *   3. the schema (INVALID_MESSAGE with the zod issue paths);
+ *   4. the guards, in registration order (token still valid, rate limits, in-flight bound); a
+ *      `stream`-class message a guard refuses is dropped silently (it is throttled, not refused);
+ *   5. the handler, with a Call: principal, logger, typed `emit` to the caller, and an abort
+ *      signal that fires when the caller disconnects or the pod shuts down.
+ * What the handler returns is acked `{ok: true, ...}` (or sent as the type's reply event to a
+ * client without an ack callback); what it throws goes out as the error. Observers see every
+ * outcome. Calls whose handler is asynchronous are tracked until they settle: per socket (the
+ * in-flight bound, aborts on disconnect) and per pod (shutdown drains them).
  */
 export class Dispatcher {
-  private readonly handlers = new Map<string, { run: MessageHandler<never>; replyEvent?: string }>();
+  private readonly routes = new Map<string, Route>();
+  private readonly guards: Guard[] = [];
+  private readonly observers: Observer[] = [];
+  private readonly connectListeners: ConnectListener[] = [];
   private readonly disconnectListeners: DisconnectListener[] = [];
-  private readonly pending = new Set<Promise<unknown>>();
+  private readonly cleanups = new Set<Promise<unknown>>();
+  private readonly calls = new Set<SocketCall>();
+  private draining = false;
   private readonly log: Logger;
 
   constructor(
@@ -61,16 +75,38 @@ export class Dispatcher {
     this.log = logger.child({ module: 'dispatch' });
   }
 
-  handle(type: string, handler: MessageHandler<never>, options: HandleOptions = {}): void {
-    if (this.handlers.has(type)) throw new Error(`Message type ${type} has two handlers`);
-    this.handlers.set(type, { run: handler, replyEvent: options.replyEvent });
+  handle(type: string, handler: MessageHandler<never>): void {
+    if (this.routes.has(type)) throw new Error(`Message type ${type} has two handlers`);
+    const def = clientMessage(type);
+    if (!def) throw new Error(`Message type ${type} has a handler but no catalogue entry`);
+    this.routes.set(type, { def, run: handler, maxBytes: Math.min(def.maxBytes ?? Infinity, this.config.maxMessageBytes) });
+  }
+
+  guard(guard: Guard): void {
+    this.guards.push(guard);
+  }
+
+  observe(observer: Observer): void {
+    this.observers.push(observer);
+  }
+
+  onConnect(listener: ConnectListener): void {
+    this.connectListeners.push(listener);
   }
 
   onDisconnect(listener: DisconnectListener): void {
     this.disconnectListeners.push(listener);
   }
 
-  /** Installs the dispatcher on a namespace. */
+  /** The start-up check: every catalogue type has a handler, every reply names a server event. */
+  verify(): void {
+    const problems = catalogueProblems();
+    for (const type of Object.keys(clientMessages)) if (!this.routes.has(type)) problems.push(`${type}: no handler`);
+    for (const { def } of this.routes.values()) if (def.reply !== undefined && !isServerMessage(def.reply)) problems.push(`${def.reply}: unknown reply`);
+    if (problems.length) throw new Error(`Message catalogue and handlers disagree: ${problems.join('; ')}`);
+  }
+
+  /** Installs the pipeline on a namespace. */
   attach(nsp: GatewayNamespace): void {
     const dispatcher = this;
     const name = nsp.name as NamespaceName;
@@ -83,64 +119,184 @@ export class Dispatcher {
     nsp.on('connection', (socket) => {
       socket.onAny(onEvent);
       socket.on('disconnecting', onDisconnecting);
+      for (const listener of this.connectListeners) this.track(() => listener(socket), 'connect listener failed', socket);
     });
+  }
+
+  private observe_(outcome: CallOutcome): void {
+    for (const observer of this.observers) observer.onOutcome(outcome);
+  }
+
+  private refuse(socket: GatewaySocket, namespace: NamespaceName, type: string, ack: AckCallback | undefined, stage: Stage, err: GatewayError, route?: Route): void {
+    this.observe_({ type: route ? type : 'unknown', rate: route?.def.rate, namespace, stage, code: err.code });
+    sendError(socket, type, ack, err);
   }
 
   private dispatch(socket: GatewaySocket, namespace: NamespaceName, event: string, args: unknown[]): void {
     this.activity.messageReceived();
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckCallback) : undefined;
-    const def = clientMessage(event);
-    const handler = def && namespaceAccepts(namespace, def) ? this.handlers.get(event) : undefined;
-    if (!def || !handler) {
-      sendError(socket, event, ack, new GatewayError(ErrorCodes.UNKNOWN_MESSAGE_TYPE, `Unsupported message type: ${event}`));
-      return;
+    const route = this.routes.get(event);
+    if (!route || !namespaceAccepts(namespace, route.def)) {
+      return this.refuse(socket, namespace, event, ack, 'route', new GatewayError(ErrorCodes.UNKNOWN_MESSAGE_TYPE, `Unsupported message type: ${event}`));
     }
     const bytes = (socket.conn as unknown as SizedConn)[FRAME_BYTES] ?? 0;
-    if (bytes > this.config.maxMessageBytes) {
-      sendError(socket, event, ack, new GatewayError(ErrorCodes.MESSAGE_TOO_LARGE, `Message of ${bytes} bytes exceeds the limit of ${this.config.maxMessageBytes}`, { limit: this.config.maxMessageBytes }));
-      return;
+    if (bytes > route.maxBytes) {
+      const err = new GatewayError(ErrorCodes.MESSAGE_TOO_LARGE, `Message of ${bytes} bytes exceeds the limit of ${route.maxBytes}`, { limit: route.maxBytes });
+      return this.refuse(socket, namespace, event, ack, 'size', err, route);
     }
-    const parsed = def.schema.safeParse(args[0] ?? {});
+    const parsed = route.def.schema.safeParse(args[0] ?? {});
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-      sendError(socket, event, ack, new GatewayError(ErrorCodes.INVALID_MESSAGE, `Invalid ${event}: ${issues.map((i) => `${i.path || '(payload)'}: ${i.message}`).join('; ')}`, { issues }));
+      const err = new GatewayError(ErrorCodes.INVALID_MESSAGE, `Invalid ${event}: ${issues.map((i) => `${i.path || '(payload)'}: ${i.message}`).join('; ')}`, { issues });
+      return this.refuse(socket, namespace, event, ack, 'schema', err, route);
+    }
+    if (this.draining) {
+      return this.refuse(socket, namespace, event, ack, 'guard', new GatewayError(ErrorCodes.UPSTREAM_UNAVAILABLE, 'Server shutting down: reconnect'), route);
+    }
+    const input: GuardInput = { socket, type: event, rate: route.def.rate, namespace };
+    // A socket's messages reach their handlers in the order they arrived: while one waits for an
+    // asynchronous guard (a Redis-backed limit), the next ones wait behind it.
+    const queued = socket as unknown as QueuedSocket;
+    const tail = queued[GUARDING];
+    const pending = tail ? tail.then(() => this.guardAndRun(input, ack, route, parsed.data)) : this.guardAndRun(input, ack, route, parsed.data);
+    if (!pending) return;
+    queued[GUARDING] = pending;
+    this.cleanups.add(pending);
+    void pending.finally(() => {
+      this.cleanups.delete(pending);
+      if (queued[GUARDING] === pending) queued[GUARDING] = undefined;
+    });
+  }
+
+  /**
+   * Runs the guards and then the handler. Synchronous while every guard answers synchronously (the
+   * hot path); from the first guard that answers with a promise, the rest continue after it and
+   * the returned promise (which never rejects) settles when the handler has been started.
+   */
+  private guardAndRun(input: GuardInput, ack: AckCallback | undefined, route: Route, payload: unknown): Promise<void> | undefined {
+    for (let i = 0; i < this.guards.length; i++) {
+      let pending: void | Promise<void>;
+      try {
+        pending = this.guards[i].check(input);
+      } catch (err) {
+        this.guardRefused(input, ack, route, this.guards[i], err);
+        return undefined;
+      }
+      if (pending) return this.continueGuards(input, ack, route, payload, i, pending);
+    }
+    this.run(input, ack, route, payload);
+    return undefined;
+  }
+
+  private async continueGuards(input: GuardInput, ack: AckCallback | undefined, route: Route, payload: unknown, index: number, pending: Promise<void>): Promise<void> {
+    let i = index;
+    try {
+      await pending;
+      for (i = index + 1; i < this.guards.length; i++) await this.guards[i].check(input);
+    } catch (err) {
+      return this.guardRefused(input, ack, route, this.guards[i], err);
+    }
+    if (input.socket.connected) this.run(input, ack, route, payload);
+  }
+
+  private guardRefused(input: GuardInput, ack: AckCallback | undefined, route: Route, guard: Guard, err: unknown): void {
+    const gwErr = toGatewayError(err);
+    if (gwErr.code === ErrorCodes.INTERNAL_ERROR) this.log.error('guard failed', { guard: guard.name, error: String((err as Error)?.stack ?? err) });
+    if (route.def.rate === 'stream' && gwErr.code === ErrorCodes.RATE_LIMIT_EXCEEDED) {
+      this.observe_({ type: input.type, rate: 'stream', namespace: input.namespace, stage: 'guard', code: gwErr.code, dropped: true, guard: guard.name });
       return;
     }
-    const call = new SocketCall(socket, this.log);
+    this.observe_({ type: input.type, rate: route.def.rate, namespace: input.namespace, stage: 'guard', code: gwErr.code, guard: guard.name });
+    sendError(input.socket, input.type, ack, gwErr);
+  }
+
+  private run(input: GuardInput, ack: AckCallback | undefined, route: Route, payload: unknown): void {
+    const { socket, type, namespace } = input;
+    const call = new SocketCall(socket, type, this.log);
+    const started = performance.now();
+    const reply = route.def.reply;
+    const settle = (code?: GatewayError) => {
+      this.observe_({ type, rate: route.def.rate, namespace, stage: 'handler', code: code?.code, seconds: (performance.now() - started) / 1000 });
+    };
     const succeed = (data: AckData | void) => {
-      if (ack) ack({ ok: true, ...(data ?? {}) });
-      else if (handler.replyEvent && data) (socket.emit as (ev: string, payload: unknown) => boolean)(handler.replyEvent, data);
+      settle();
+      if (ack) ack({ ok: true, ...(data ?? {}) } as never);
+      else if (reply && data) (socket.emit as (ev: string, payload: unknown) => boolean)(reply, data);
     };
     const fail = (err: unknown) => {
       const gwErr = toGatewayError(err);
-      if (gwErr.code === ErrorCodes.INTERNAL_ERROR) call.log.error('handler failed', { message_type: event, error: String((err as Error)?.stack ?? err) });
-      sendError(socket, event, ack, gwErr);
+      settle(gwErr);
+      if (gwErr.code === ErrorCodes.INTERNAL_ERROR) call.log.error('handler failed', { message_type: type, error: String((err as Error)?.stack ?? err) });
+      if (socket.connected) sendError(socket, type, ack, gwErr);
     };
+    let result: unknown;
     try {
-      const result = handler.run(parsed.data as never, call);
-      if (result && typeof (result as Promise<unknown>).then === 'function') {
-        (result as Promise<AckData | void>).then(succeed, fail);
-      } else {
-        succeed(result as AckData | void);
-      }
+      result = route.run(payload as never, call);
     } catch (err) {
-      fail(err);
+      return fail(err);
     }
+    if (!result || typeof (result as Promise<unknown>).then !== 'function') return succeed(result as AckData | void);
+    // An asynchronous call: tracked until it settles, for the in-flight bound, aborts and drain.
+    const calls = callsOf(socket);
+    calls.add(call);
+    this.calls.add(call);
+    call.settled = (result as Promise<AckData | void>)
+      .then(succeed, fail)
+      .finally(() => {
+        calls.delete(call);
+        this.calls.delete(call);
+      });
+  }
+
+  /** Runs a listener, tracking its promise for shutdown and logging its failure. */
+  private track(run: () => unknown, message: string, socket: GatewaySocket): void {
+    let result: unknown;
+    try {
+      result = run();
+    } catch (err) {
+      this.log.error(message, { socket_id: socket.id, error: String((err as Error)?.stack ?? err) });
+      return;
+    }
+    if (!(result instanceof Promise)) return;
+    const done = result.catch((err) => this.log.error(message, { socket_id: socket.id, error: String((err as Error)?.stack ?? err) }));
+    this.cleanups.add(done);
+    void done.finally(() => this.cleanups.delete(done));
   }
 
   private disconnected(socket: GatewaySocket): void {
-    for (const listener of this.disconnectListeners) {
-      const run = (async () => listener(socket))().catch((err) =>
-        this.log.error('disconnect cleanup failed', { socket_id: socket.id, error: String(err) }),
-      );
-      this.pending.add(run);
-      void run.finally(() => this.pending.delete(run));
+    const calls = socket.data.calls;
+    if (calls?.size) {
+      const reason = new GatewayError(ErrorCodes.UPSTREAM_UNAVAILABLE, 'Caller disconnected');
+      for (const call of calls) call.abort(reason);
+    }
+    for (const listener of this.disconnectListeners) this.track(() => listener(socket), 'disconnect cleanup failed', socket);
+  }
+
+  /**
+   * Shutdown, first step: refuse new messages, wait for the calls in flight to answer their
+   * callers (who are still connected) for at most `timeoutMs`, then abort the rest.
+   */
+  async drainCalls(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    if (this.calls.size === 0) return;
+    this.log.info('draining calls in flight', { calls: this.calls.size });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    const settled = (async () => {
+      while (this.calls.size) await Promise.allSettled([...this.calls].map((c) => c.settled));
+    })();
+    await Promise.race([settled, deadline]);
+    clearTimeout(timer);
+    if (this.calls.size) {
+      this.log.warn('aborting calls still in flight', { calls: this.calls.size });
+      const reason = new GatewayError(ErrorCodes.UPSTREAM_UNAVAILABLE, 'Server shutting down');
+      for (const call of this.calls) call.abort(reason);
     }
   }
 
-  /** Waits for in-flight disconnect cleanups (presence leaves, room_state pushes). */
+  /** Shutdown, after the transports closed: waits for connect and disconnect listeners under way. */
   async drain(): Promise<void> {
-    while (this.pending.size) await Promise.allSettled([...this.pending]);
+    while (this.cleanups.size) await Promise.allSettled([...this.cleanups]);
   }
 }
 

@@ -2,15 +2,24 @@ import type { Feature } from './handlers/context';
 import { registerCalculations } from './handlers/calculations';
 import { registerCells } from './handlers/cells';
 import { registerChat } from './handlers/chat';
+import { registerConnections } from './handlers/connections';
 import { registerCursors } from './handlers/cursors';
+import { registerLiveTokens } from './handlers/live-tokens';
+import { registerRateLimits } from './handlers/rate-limits';
 import { registerRooms } from './handlers/rooms';
 import { registerSessions } from './handlers/sessions';
 import { registerStatus } from './handlers/status';
 import { registerStreams } from './handlers/streams';
 import { registerTyping } from './handlers/typing';
 
-/** Every feature module, registered in this order on every gateway. */
+/**
+ * Every feature module, registered in this order on every gateway. The guards run in the order
+ * their features register them: the token first, then the rate limits.
+ */
 export const features: readonly Feature[] = [
+  registerConnections,
+  registerLiveTokens,
+  registerRateLimits,
   registerRooms,
   registerStatus,
   registerTyping,

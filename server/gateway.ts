@@ -2,24 +2,34 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdapter } from '@socket.io/redis-adapter';
 import express from 'express';
+import helmet from 'helmet';
 import { Server } from 'socket.io';
+import { clientMessages } from '../shared/catalogue';
 import { AllNamespaces } from '../shared/namespaces';
+import { clientAddressResolver, expressTrustProxy } from './auth/client-address';
 import { authMiddleware } from './auth/middleware';
 import { createOriginCheck } from './auth/origins';
 import { createTokenVerifier } from './auth/verify';
 import { PodActivity } from './cluster/activity';
+import { ConnectionControl } from './cluster/control';
+import { createLimits, type Limits } from './cluster/limits';
 import { connectRedis, type RedisConnections } from './cluster/redis';
 import { ClusterStats } from './cluster/stats';
 import { createStores, type Stores } from './cluster/stores';
 import { attachNativeEndpoints } from './compat/attach';
 import type { Config } from './config';
+import { socketConnectionInfo } from './connection-info';
+import { disconnectWith } from './disconnect';
 import { Dispatcher, frameSizeRecorder } from './dispatch';
 import { features } from './features';
 import type { Dispose, FeatureContext } from './handlers/context';
 import { adminRouter } from './http/admin';
 import { healthRouter } from './http/health';
+import { metricsRouter, startMetricsServer } from './http/metrics';
 import { createLogger, type Logger } from './logger';
-import { RoomBroadcaster, userRoom } from './rooms';
+import { GatewayMetrics } from './metrics';
+import { RoomBroadcaster } from './rooms';
+import { watchSlowConsumers } from './slow-consumers';
 import type { GatewayServer, GatewaySocket, PodStats } from './types';
 
 export interface Gateway {
@@ -27,14 +37,33 @@ export interface Gateway {
   readonly httpServer: HttpServer;
   readonly io: GatewayServer;
   readonly stores: Stores;
+  readonly limits: Limits;
+  readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   /** The port actually bound (useful with PORT=0). */
   readonly port: number;
-  /** Stops accepting, tells clients to reconnect elsewhere, cleans presence, closes Redis. */
+  /** The port /metrics is served on when METRICS_PORT is set. */
+  readonly metricsPort?: number;
+  /** Drains calls in flight, tells clients to reconnect elsewhere, cleans presence, closes Redis. */
   close(): Promise<void>;
 }
 
 const AUTHENTICATED = Symbol('authenticated');
+
+/** Headers helmet would give an Express response, for engine.io's own (polling) responses. */
+const ENGINE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'SAMEORIGIN',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+};
+
+/** The smallest frame limit of any message type: frames up to it are measured cheaply. */
+function smallestFrameLimit(config: Config): number {
+  let min = config.maxMessageBytes;
+  for (const def of Object.values(clientMessages)) if ('maxBytes' in def && typeof def.maxBytes === 'number') min = Math.min(min, def.maxBytes);
+  return min;
+}
 
 /** The composition root: builds and starts one pod. */
 export async function createGateway(config: Config, options: { logger?: Logger } = {}): Promise<Gateway> {
@@ -44,14 +73,15 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   let shuttingDown = false;
   let authenticated = 0;
 
-  const redis: RedisConnections | undefined = config.redisUrl ? await connectRedis(config.redisUrl, logger) : undefined;
-  const stores = createStores(config, redis, logger);
   const verify = createTokenVerifier(config.jwt);
   const originAllowed = createOriginCheck(config.allowedOrigins);
+  const clientAddress = clientAddressResolver(config.trustProxy);
   const activity = new PodActivity();
 
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', expressTrustProxy(config.trustProxy));
+  app.use(helmet());
   const httpServer = createServer(app);
   const io: GatewayServer = new Server(httpServer, {
     path: '/socket.io',
@@ -65,11 +95,22 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     cors: { origin: (origin, cb) => cb(null, originAllowed(origin)), credentials: true },
     allowRequest: (req, cb) => cb(null, originAllowed(req.headers.origin)),
   });
-  if (redis) io.adapter(createAdapter(redis.pub, redis.sub, { requestsTimeout: config.statsTimeoutMs }));
+  const addSecurityHeaders = (headers: Record<string, string>) => Object.assign(headers, ENGINE_SECURITY_HEADERS);
+  io.engine.on('initial_headers', addSecurityHeaders);
+  io.engine.on('headers', addSecurityHeaders);
+
+  let redis: RedisConnections | undefined;
+  const metrics = new GatewayMetrics({ io, redisReady: config.redisUrl ? () => Boolean(redis?.ready()) : undefined });
+  if (config.redisUrl) {
+    redis = await connectRedis(config.redisUrl, logger, { publishFailed: () => metrics.adapterPublishFailed(), clientError: () => metrics.redisCommandFailed() });
+    io.adapter(createAdapter(redis.pub, redis.sub, { requestsTimeout: config.statsTimeoutMs }));
+  }
+  const stores = createStores(config, redis, logger);
+  const limits = createLimits(config.limits, logger, redis ? { data: redis.data, podId: config.podId, podTtlMs: config.presence.ttlMs } : undefined);
   // Native WebSocket clients of the seed protocols become Socket.IO sockets of `/` (server/compat).
   const closeNativeEndpoints = attachNativeEndpoints({ io, httpServer, config, logger, verify });
 
-  const recordFrameSize = frameSizeRecorder(config.maxMessageBytes);
+  const recordFrameSize = frameSizeRecorder(smallestFrameLimit(config));
   io.engine.on('connection', (conn) => {
     conn.prependListener('data', recordFrameSize);
     conn.once('close', () => {
@@ -87,53 +128,67 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const stats = new ClusterStats(io, Boolean(redis), localStats);
 
   const dispatcher = new Dispatcher(config, logger, activity);
-  const guard = {
-    verify,
-    maxConnections: config.maxConnections,
-    connectionCount: () => io.engine.clientsCount,
-    accepted: (socket: GatewaySocket) => {
-      const conn = socket.conn as unknown as { [AUTHENTICATED]?: boolean };
-      if (!conn[AUTHENTICATED]) {
-        conn[AUTHENTICATED] = true;
+  dispatcher.observe(metrics);
+  const auth = authMiddleware(
+    {
+      verify,
+      limits,
+      clientAddress,
+      maxConnections: config.maxConnections,
+      connectionCount: () => io.engine.clientsCount,
+      admitted: (socket: GatewaySocket) => {
+        (socket.conn as unknown as { [AUTHENTICATED]?: boolean })[AUTHENTICATED] = true;
         authenticated++;
-      }
+      },
+      refused: (code) => metrics.connectionRefused(code),
     },
-  };
-  const auth = authMiddleware(guard, logger);
+    logger,
+  );
   const connLog = logger.child({ module: 'connections' });
   // Decided once: winston formats a line before its transport drops it for its level, which a
   // connect storm would pay for every connection.
   const logConnections = logger.isLevelEnabled('info');
-  function onDisconnect(this: GatewaySocket, reason: string) {
-    connLog.info('disconnected', { socket_id: this.id, user_id: this.data.principal.userId, reason });
-  }
   for (const name of AllNamespaces) {
     const nsp = io.of(name);
     nsp.use(auth);
     nsp.on('connection', (socket) => {
-      socket.join(userRoom(socket.data.principal.userId));
-      if (!logConnections) return;
-      connLog.info('connected', { socket_id: socket.id, user_id: socket.data.principal.userId, namespace: name });
-      socket.once('disconnect', onDisconnect);
+      const { transport } = socketConnectionInfo(socket);
+      metrics.connectionOpened(transport, name);
+      socket.once('disconnect', (reason) => {
+        metrics.connectionClosed(transport, name);
+        if (logConnections) connLog.info('disconnected', { socket_id: socket.id, user_id: socket.data.principal.userId, reason });
+      });
+      if (logConnections) connLog.info('connected', { socket_id: socket.id, user_id: socket.data.principal.userId, namespace: name, transport });
     });
     dispatcher.attach(nsp);
   }
 
+  const control = new ConnectionControl(io, logger, Boolean(redis));
   const ctx: FeatureContext = {
     io,
     stores,
+    limits,
     logger,
     config,
-    rooms: new RoomBroadcaster(io, activity),
+    rooms: new RoomBroadcaster(io, activity, limits, metrics),
     activity,
-    handle: (type, handler, options) => dispatcher.handle(type, handler as never, options),
+    metrics,
+    verify,
+    control,
+    handle: (type, handler) => dispatcher.handle(type, handler as never),
+    onConnect: (listener) => dispatcher.onConnect(listener),
     onDisconnect: (listener) => dispatcher.onDisconnect(listener),
+    guard: (guard) => dispatcher.guard(guard),
+    observe: (observer) => dispatcher.observe(observer),
+    disconnect: disconnectWith,
   };
   const disposers: Dispose[] = [];
   for (const feature of features) {
     const dispose = feature(ctx);
     if (dispose) disposers.push(dispose);
   }
+  dispatcher.verify();
+  disposers.push(watchSlowConsumers({ io, config, logger, metrics }));
 
   app.use(
     healthRouter({
@@ -144,8 +199,16 @@ export async function createGateway(config: Config, options: { logger?: Logger }
       connections: () => io.engine.clientsCount,
     }),
   );
-  app.use(adminRouter({ verify, stats, presence: stores.presence, cells: stores.cells }));
+  app.use(adminRouter({ verify, stats, presence: stores.presence, cells: stores.cells, control }));
+  // /metrics on the main port: with METRICS_TOKEN, or open outside production; never when
+  // METRICS_PORT moves it to a port of the cluster network.
+  const metricsOnMain = config.metrics.port === 0 && (config.metrics.token !== undefined || config.env !== 'production');
+  app.use(metricsRouter(metrics, { token: config.metrics.token, enabled: metricsOnMain }));
+  if (config.metrics.port === 0 && !metricsOnMain) log.warn('GET /metrics is off: set METRICS_TOKEN or METRICS_PORT to serve it in production');
 
+  // A pod heartbeats before it takes connections: the per-user connection count across pods
+  // ignores pods without a fresh heartbeat.
+  if (redis) await stores.presence.heartbeat().catch((err) => log.warn('first presence heartbeat failed', { error: String(err) }));
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, () => {
@@ -154,15 +217,18 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     });
   });
   const port = (httpServer.address() as AddressInfo).port;
-  log.info('gateway listening', { port, host: config.host, pod: config.podId, redis: Boolean(redis) });
+  const metricsServer = config.metrics.port ? await startMetricsServer(metrics, { port: config.metrics.port, host: config.host, token: config.metrics.token }) : undefined;
+  log.info('gateway listening', { port, host: config.host, pod: config.podId, redis: Boolean(redis), metrics_port: metricsServer?.port });
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       shuttingDown = true;
-      closeNativeEndpoints(); // no new native upgrades; native connections now close with 1001
+      closeNativeEndpoints(); // no new native upgrades; native connections close with 1001 below
       log.info('shutting down', { connections: io.engine.clientsCount });
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      // Calls in flight answer their callers first (half the shutdown budget), then are aborted.
+      await dispatcher.drainCalls(Math.floor(config.shutdownTimeoutMs / 2));
       // Closing the transport (not a Socket.IO disconnect) makes clients reconnect, to another pod.
       const engineClients = (io.engine as unknown as { clients: Record<string, { close(): void }> }).clients;
       for (const conn of Object.values(engineClients)) conn.close();
@@ -171,9 +237,11 @@ export async function createGateway(config: Config, options: { logger?: Logger }
       await stores.presence.close().catch((err) => log.warn('presence cleanup failed', { error: String(err) }));
       io.close();
       await stopped;
+      await metricsServer?.close();
+      metrics.close();
       await redis?.close();
       log.info('stopped');
     })());
 
-  return { config, httpServer, io, stores, logger, port, close };
+  return { config, httpServer, io, stores, limits, metrics, logger, port, metricsPort: metricsServer?.port, close };
 }

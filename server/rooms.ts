@@ -1,13 +1,12 @@
 import { namespacesOf, type ServerMessageType, type ServerPayload } from '../shared/catalogue';
+import { ErrorCodes, GatewayError } from '../shared/errors';
+import { clientRoom } from '../shared/rooms';
 import type { PodActivity } from './cluster/activity';
+import type { Limits } from './cluster/limits';
+import type { GatewayMetrics } from './metrics';
 import type { GatewayServer, GatewaySocket } from './types';
 
-/**
- * Room names. A client-chosen room id always lives under `room:`, so it can never name an internal
- * room (`user:<sub>` for one user's connections, `sheet:<id>`, ...).
- */
-export const clientRoom = (roomId: string): string => `room:${roomId}`;
-export const userRoom = (userId: string): string => `user:${userId}`;
+export { clientRoom, userRoom } from '../shared/rooms';
 
 export interface EmitOptions {
   /** Leave this socket out (the sender). */
@@ -36,27 +35,54 @@ export function emitTo<T extends ServerMessageType>(
   }
 }
 
-/** The client-room broadcaster handed to features: counts room traffic for the stats endpoints. */
+/**
+ * The broadcaster handed to features: every emit into a room goes through it, so room traffic is
+ * counted (stats endpoints, `gateway_messages_sent_total`) and the per-room broadcast budget
+ * (ROOM_BROADCASTS_PER_MINUTE, across pods) has one place to live.
+ */
 export class RoomBroadcaster {
   constructor(
     private readonly io: GatewayServer,
     private readonly activity: PodActivity,
+    private readonly limits: Limits,
+    private readonly metrics: GatewayMetrics,
   ) {}
+
+  /**
+   * Takes one broadcast from each room's budget before a client's message is delivered there
+   * (chat messages, cell updates, status changes; not cursors and typing, which are throttled per
+   * connection, nor the gateway's own presence pushes). Over budget: RATE_LIMIT_EXCEEDED with
+   * `retry_after_ms`, and nothing was delivered.
+   */
+  async reserve(roomIds: readonly string[]): Promise<void> {
+    const decisions = await Promise.all(roomIds.map((roomId) => this.limits.roomBroadcast(roomId)));
+    const refused = decisions.findIndex((d) => !d.allowed);
+    if (refused === -1) return;
+    this.metrics.rateLimited('request', 'room');
+    throw new GatewayError(ErrorCodes.RATE_LIMIT_EXCEEDED, `Rate limit exceeded: too many broadcasts in room ${roomIds[refused]}`, {
+      retry_after_ms: decisions[refused].retryAfterMs,
+      room_id: roomIds[refused],
+      scope: 'room',
+    });
+  }
 
   /** Emits to a client room (by its client id). */
   toRoom<T extends ServerMessageType>(roomId: string, type: T, payload: ServerPayload<T>, options?: EmitOptions): void {
     this.activity.roomMessage(roomId);
+    this.metrics.messagesSent(type);
     emitTo(this.io, clientRoom(roomId), type, payload, options);
   }
 
   /** Emits once to everyone in any of the client rooms (a member of several gets it once). */
   toRooms<T extends ServerMessageType>(roomIds: readonly string[], type: T, payload: ServerPayload<T>, options?: EmitOptions): void {
     for (const roomId of roomIds) this.activity.roomMessage(roomId);
+    this.metrics.messagesSent(type);
     emitTo(this.io, roomIds.map(clientRoom), type, payload, options);
   }
 
-  /** Emits to an internal room (`session:<id>`, ...), on every pod. */
+  /** Emits to an internal room (`session:<id>`, `user:<sub>`, ...), on every pod. */
   toInternal<T extends ServerMessageType>(room: string, type: T, payload: ServerPayload<T>, options?: EmitOptions): void {
+    this.metrics.messagesSent(type);
     emitTo(this.io, room, type, payload, options);
   }
 }

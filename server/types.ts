@@ -1,6 +1,7 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { ClientToServerEvents, ServerToClientEvents } from '../shared/catalogue';
 import type { Principal } from './auth/principal';
+import type { SocketCall } from './call';
 import type { ActivitySnapshot } from './cluster/activity';
 
 /** What each socket carries after the handshake. */
@@ -10,6 +11,8 @@ export interface SocketData {
   rooms?: Set<string>;
   /** Collaboration sessions this socket joined, with its role in each (created on first join). */
   sessions?: Map<string, string>;
+  /** Asynchronous calls of this socket under way (the in-flight bound; aborted on disconnect). */
+  calls?: Set<SocketCall>;
 }
 
 /** One pod's answer to the cluster-wide stats request. */
@@ -24,6 +27,18 @@ export interface PodStats {
 /** Requests between pods, carried by the adapter (`io.serverSideEmitWithAck`). */
 export interface InterServerEvents {
   'gateway:stats': (reply: (stats: PodStats) => void) => void;
+  /** Close local connections in a room (see server/cluster/control.ts). */
+  'gateway:close': (order: CloseOrder) => void;
+}
+
+/** An order to every pod: close the connections in `room` (but `except`, and only those older than `olderThan`). */
+export interface CloseOrder {
+  readonly room: string;
+  readonly code: string;
+  readonly message: string;
+  readonly except?: string;
+  /** Connection start (ms) and socket id of the newer connection: older ones are closed (ties broken by id). */
+  readonly olderThan?: { readonly at: number; readonly id: string };
 }
 
 export type GatewayServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { ErrorBody, ErrorCode } from './errors';
 import { calculationClientMessages, calculationServerMessages } from './messages/calculations';
-import type { MessageDef } from './messages/define';
+import { connectionClientMessages, connectionServerMessages } from './messages/connection';
+import type { EventDef, MessageDef } from './messages/define';
 import { cellClientMessages, cellServerMessages } from './messages/cells';
 import { chatClientMessages, chatServerMessages } from './messages/chat';
 import { collaborationClientMessages, collaborationServerMessages } from './messages/collaboration';
@@ -15,6 +16,7 @@ import { ROOT_NAMESPACE, type NamespaceName } from './namespaces';
  * name is the seed's `type`; the payload is the seed's fields without `type`.
  */
 export const clientMessages = {
+  ...connectionClientMessages,
   ...roomClientMessages,
   ...presenceClientMessages,
   ...cellClientMessages,
@@ -25,6 +27,7 @@ export const clientMessages = {
 } as const;
 
 export const serverMessages = {
+  ...connectionServerMessages,
   ...roomServerMessages,
   ...presenceServerMessages,
   ...cellServerMessages,
@@ -41,6 +44,8 @@ export type ClientPayload<T extends ClientMessageType> = z.output<(typeof client
 /** A payload as a client may send it (fields with defaults may be left out). */
 export type ClientInput<T extends ClientMessageType> = z.input<(typeof clientMessages)[T]['schema']>;
 export type ServerPayload<T extends ServerMessageType> = z.infer<(typeof serverMessages)[T]['schema']>;
+/** The fields of a type's successful ack (beyond `ok: true`). */
+export type AckFields<T extends ClientMessageType> = z.infer<(typeof clientMessages)[T]['ack']>;
 
 /** The `error` event of seed 002, sent when a failing message had no ack callback. */
 export interface ErrorEvent {
@@ -51,13 +56,13 @@ export interface ErrorEvent {
   [detail: string]: unknown;
 }
 
-/** What an ack callback receives. */
-export type AckResponse = ({ ok: true } & Record<string, unknown>) | { ok: false; error: ErrorBody };
-export type AckCallback = (response: AckResponse) => void;
+/** What an ack callback receives: typed per message type by the catalogue's `ack` schema. */
+export type AckResponse<T extends ClientMessageType = ClientMessageType> = ({ ok: true } & AckFields<T>) | { ok: false; error: ErrorBody };
+export type AckCallback<T extends ClientMessageType = ClientMessageType> = (response: AckResponse<T>) => void;
 
 /** Socket.IO event maps derived from the catalogue, used as the Server and client generics. */
 export type ClientToServerEvents = {
-  [K in ClientMessageType]: (payload: ClientInput<K>, ack?: AckCallback) => void;
+  [K in ClientMessageType]: (payload: ClientInput<K>, ack?: AckCallback<K>) => void;
 };
 export type ServerToClientEvents = {
   [K in ServerMessageType]: (payload: ServerPayload<K>) => void;
@@ -76,8 +81,25 @@ export function namespaceAccepts(namespace: NamespaceName, def: MessageDef): boo
 }
 
 const serverTargets = new Map<string, readonly NamespaceName[]>(
-  Object.entries(serverMessages).map(([type, def]) => [type, Object.freeze([ROOT_NAMESPACE, ...def.namespaces])]),
+  Object.entries(serverMessages as Record<string, EventDef>).map(([type, def]) => [type, Object.freeze([ROOT_NAMESPACE, ...def.namespaces])]),
 );
+
+/** Whether a string names a server event of the catalogue. */
+export function isServerMessage(type: string): type is ServerMessageType {
+  return serverTargets.has(type);
+}
+
+/**
+ * Problems with the catalogue itself (a `reply` naming no server event): checked at start-up,
+ * with the handler registry, by the dispatcher.
+ */
+export function catalogueProblems(): string[] {
+  const problems: string[] = [];
+  for (const [type, def] of lookup) {
+    if (def.reply !== undefined && !serverTargets.has(def.reply)) problems.push(`${type}: reply ${def.reply} is not a server event`);
+  }
+  return problems;
+}
 
 /** The namespaces that receive a server event: `/` and the event's feature namespaces. */
 export function namespacesOf(type: ServerMessageType): readonly NamespaceName[] {

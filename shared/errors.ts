@@ -38,6 +38,52 @@ export const defaultErrorMessages: Readonly<Record<ErrorCode, string>> = {
   INTERNAL_ERROR: 'Server-side error',
 };
 
+/** Close codes of the public contract for native clients. */
+export const CloseCodes = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  POLICY: 1008,
+  TOO_BIG: 1009,
+  INTERNAL: 1011,
+  TRY_AGAIN_LATER: 1013,
+} as const;
+export type CloseCode = (typeof CloseCodes)[keyof typeof CloseCodes];
+
+/**
+ * The one table from error code to its way out on each channel: the HTTP status of the REST API,
+ * and the close code a native client gets when the error ends its connection (a refused
+ * handshake, an expired token, sustained abuse). Per message the error always travels as the ack
+ * `{ok: false, error}` or the `error` event, whatever the code.
+ */
+export const ErrorChannels: Readonly<Record<ErrorCode, { readonly http: number; readonly close: CloseCode }>> = {
+  AUTHENTICATION_FAILED: { http: 401, close: CloseCodes.POLICY },
+  PERMISSION_DENIED: { http: 403, close: CloseCodes.POLICY },
+  RATE_LIMIT_EXCEEDED: { http: 429, close: CloseCodes.POLICY },
+  INVALID_JSON: { http: 400, close: CloseCodes.POLICY },
+  INVALID_MESSAGE: { http: 400, close: CloseCodes.POLICY },
+  UNKNOWN_MESSAGE_TYPE: { http: 400, close: CloseCodes.POLICY },
+  ROOM_NOT_FOUND: { http: 404, close: CloseCodes.POLICY },
+  NOT_IN_ROOM: { http: 409, close: CloseCodes.POLICY },
+  VERSION_CONFLICT: { http: 409, close: CloseCodes.POLICY },
+  MESSAGE_TOO_LARGE: { http: 413, close: CloseCodes.TOO_BIG },
+  CONNECTION_LIMIT: { http: 429, close: CloseCodes.POLICY },
+  UPSTREAM_UNAVAILABLE: { http: 503, close: CloseCodes.INTERNAL },
+  INTERNAL_ERROR: { http: 500, close: CloseCodes.INTERNAL },
+};
+
+/**
+ * A refusal because this pod is full (MAX_CONNECTIONS), not because of the client: the code is
+ * CONNECTION_LIMIT and the detail `capacity: true`, which native clients get as 1013 (try again
+ * later, elsewhere) rather than 1008.
+ */
+export const CAPACITY_DETAIL = 'capacity';
+
+/** The close code for an error that ends a native connection. */
+export function closeCodeFor(code: ErrorCode, details?: Readonly<Record<string, unknown>>): CloseCode {
+  if (code === ErrorCodes.CONNECTION_LIMIT && details?.[CAPACITY_DETAIL] === true) return CloseCodes.TRY_AGAIN_LATER;
+  return ErrorChannels[code].close;
+}
+
 /** The error body as it travels: in acks, `error` events, `connect_error` data. */
 export interface ErrorBody {
   code: ErrorCode;

@@ -6,6 +6,8 @@ export interface Principal {
   readonly roles: readonly string[];
   /** Glob patterns of the rooms this user may join; null means any room. */
   readonly roomPatterns: readonly RegExp[] | null;
+  /** When the token expires (ms since the epoch, from `exp`); undefined for a token without `exp`. */
+  readonly expiresAt?: number;
 }
 
 const globCache = new Map<string, RegExp>();

@@ -34,6 +34,7 @@ function toPrincipal(claims: JwtPayload): Principal {
     email: typeof claims.email === 'string' ? claims.email : undefined,
     roles: Object.freeze(stringArray(claims.roles) ?? []),
     roomPatterns: rooms ? Object.freeze(rooms.map(globToRegExp)) : null,
+    expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : undefined,
   });
 }
 

@@ -20,7 +20,15 @@ export interface RedisConnections {
   close(): Promise<void>;
 }
 
-export async function connectRedis(url: string, logger: Logger): Promise<RedisConnections> {
+/** Counts what goes wrong with Redis (metrics). */
+export interface RedisObserver {
+  /** A broadcast the adapter could not publish (lost, as Socket.IO documents while Redis is away). */
+  publishFailed(): void;
+  /** An error a client reported (a lost connection, a failed command). */
+  clientError(): void;
+}
+
+export async function connectRedis(url: string, logger: Logger, observer?: RedisObserver): Promise<RedisConnections> {
   const log = logger.child({ module: 'redis' });
   const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000);
   const restored: Array<() => void> = [];
@@ -28,6 +36,7 @@ export async function connectRedis(url: string, logger: Logger): Promise<RedisCo
     const client = createClient({ url, disableOfflineQueue, socket: { reconnectStrategy, connectTimeout: 5000 } });
     let down = false;
     client.on('error', (err: Error) => {
+      observer?.clientError();
       if (!down) log.warn('redis connection lost', { client: name, error: err.message });
       down = true;
     });
@@ -46,6 +55,7 @@ export async function connectRedis(url: string, logger: Logger): Promise<RedisCo
   const publish = pub.publish.bind(pub);
   pub.publish = ((...args: Parameters<typeof publish>) =>
     publish(...args).catch((err: Error) => {
+      observer?.publishFailed();
       log.debug('broadcast not published', { error: err.message });
       return 0;
     })) as typeof pub.publish;

@@ -84,7 +84,7 @@ export function attachNativeEndpoints(options: NativeEndpointsOptions): () => vo
       return refuse(ws, CloseCodes.POLICY, 'Missing token', endpoint, address);
     }
     const id = randomBytes(15).toString('base64url');
-    const conn = new NativeConnection(id, ws, req, Object.fromEntries(query), dialect, deps, context);
+    const conn = new NativeConnection(id, ws, req, Object.fromEntries(query), dialect, deps, context, endpoint.exclusiveScope);
     engine.clients[id] = conn.engine;
     engine.clientsCount++;
     conn.engine.once('close', () => {

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Socket as EngineSocket } from 'engine.io';
 import WebSocket from 'ws';
 import { ErrorCodes, GatewayError, toGatewayError } from '../../shared/errors';
+import { setConnectionInfo } from '../connection-info';
 import type { Principal } from '../auth/principal';
 import type { TokenVerifier } from '../auth/verify';
 import type { Config } from '../config';
@@ -28,6 +29,9 @@ import { NativeTransport, type OutgoingFrame, type PacketSink } from './transpor
 export const MAX_IN_FLIGHT = 256;
 /** Frames kept while the Socket.IO handshake completes; more are refused. */
 export const MAX_QUEUED = 64;
+
+/** The pending request of a live re-authentication (its ack answers the `auth` message). */
+const REFRESH = Symbol('refresh');
 
 /** What every native connection of a gateway shares. */
 export interface BridgeDeps {
@@ -72,12 +76,18 @@ export class NativeConnection implements PacketSink, NativeSession {
     private readonly dialect: Dialect,
     private readonly deps: BridgeDeps,
     context: Record<string, string>,
+    exclusiveScope?: string,
   ) {
     this.context = { ...context };
     this.log = deps.logger.child({ module: 'native', endpoint: dialect.name, conn_id: id });
     this.transport = new NativeTransport(ws, query, this);
     const engineReq = Object.assign(req, { _query: { ...query, EIO: '4', transport: 'websocket' } });
     this.engine = new EngineSocket(id, deps.io.engine, this.transport, engineReq, 4);
+    setConnectionInfo(this.engine, {
+      transport: `native:${dialect.name}`,
+      exclusiveScope,
+      closeWith: (code, reason) => this.close(code, reason),
+    });
     this.engine.once('close', () => this.cleanup());
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
   }
@@ -198,14 +208,11 @@ export class NativeConnection implements PacketSink, NativeSession {
       if (!token) return this.failAuth(new GatewayError(ErrorCodes.AUTHENTICATION_FAILED, 'Missing token'));
       return this.connect(token);
     }
-    // Re-authentication on a live connection: a fresh token for the same user keeps it going.
-    try {
-      const principal = this.deps.verify(token);
-      if (principal.userId !== this.principal.userId) throw new GatewayError(ErrorCodes.AUTHENTICATION_FAILED, 'Token is for another user');
-      if (this.dialect.encodeAuthSuccess) this.send(this.dialect.encodeAuthSuccess(this));
-    } catch (err) {
-      this.failAuth(toGatewayError(err));
-    }
+    // Re-authentication on a live connection: the dispatcher's refresh_token (a fresh token for
+    // the same user moves the expiry); its ack becomes the dialect's auth answer.
+    if (this.state !== 'connected') return;
+    if (!token) return this.failAuth(new GatewayError(ErrorCodes.AUTHENTICATION_FAILED, 'Missing token'));
+    this.dispatch('refresh_token', { token }, { ref: REFRESH });
   }
 
   private failAuth(err: GatewayError): void {
@@ -251,18 +258,18 @@ export class NativeConnection implements PacketSink, NativeSession {
       case PacketType.CONNECT_ERROR: {
         const info = errorInfoFromBody(packet.data.data ?? { code: packet.data.message, message: packet.data.message });
         if (this.authenticatedByMessage && this.dialect.encodeAuthFailure) this.send(this.dialect.encodeAuthFailure(info));
-        this.close(closeCodeFor(info.code), info.message);
+        this.close(closeCodeFor(info.code, info.details), info.message);
         return undefined;
       }
       case PacketType.EVENT:
         if (packet.event === 'error') return this.dialect.encodeError(errorInfoFromEvent(packet.payload));
-        if (this.dialect.control && this.state === 'connected' && this.dialect.control(packet.event, packet.payload, this)) return undefined;
         return this.deps.cache.eventFrame(encoded, options, this.dialect, packet.event, packet.payload);
       case PacketType.ACK: {
         const request = this.pending.get(packet.id);
         if (!request) return undefined;
         this.pending.delete(packet.id);
         const response = packet.args[0];
+        if (request.ref === REFRESH) return this.refreshed(response);
         if (isRecord(response) && response.ok === true) {
           const { ok: _ok, ...result } = response;
           return this.dialect.encodeReply(request, result);
@@ -275,6 +282,14 @@ export class NativeConnection implements PacketSink, NativeSession {
       default:
         return undefined;
     }
+  }
+
+  /** The answer to a live `auth` message: the dialect's auth success, or its failure and close 1008. */
+  private refreshed(response: unknown): string | undefined {
+    if (isRecord(response) && response.ok === true) return this.dialect.encodeAuthSuccess?.(this);
+    const info = errorInfoFromBody(isRecord(response) ? response.error : undefined, 'auth');
+    this.failAuth(new GatewayError(info.code, info.message, { ...info.details }));
+    return undefined;
   }
 
   private onConnected(sid: string | undefined): void {

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { ErrorCodes, GatewayError, isErrorCode, type ErrorCode } from '../../shared/errors';
+import { CloseCodes, ErrorCodes, GatewayError, closeCodeFor, isErrorCode, type ErrorCode } from '../../shared/errors';
 import type { Principal } from '../auth/principal';
 import type { GatewayServer, GatewaySocket } from '../types';
 import { isRecord } from './frames';
@@ -12,22 +12,8 @@ import { isSendableEventName } from './packets';
  * touches the WebSocket; the bridge (connection.ts) does.
  */
 
-/** Close codes of the public contract for native clients. */
-export const CloseCodes = {
-  NORMAL: 1000,
-  GOING_AWAY: 1001,
-  POLICY: 1008,
-  TOO_BIG: 1009,
-  INTERNAL: 1011,
-  TRY_AGAIN_LATER: 1013,
-} as const;
-
-/** The close code for a refused handshake, by error code. */
-export function closeCodeFor(code: ErrorCode): number {
-  if (code === ErrorCodes.CONNECTION_LIMIT) return CloseCodes.TRY_AGAIN_LATER;
-  if (code === ErrorCodes.INTERNAL_ERROR || code === ErrorCodes.UPSTREAM_UNAVAILABLE) return CloseCodes.INTERNAL;
-  return CloseCodes.POLICY;
-}
+/** Close codes and the error-code table live in shared/errors.ts (one home for both channels). */
+export { CloseCodes, closeCodeFor };
 
 /** What the upgrade request offers a dialect: its query, headers and the endpoint's path parameters. */
 export interface UpgradeInfo {
@@ -99,8 +85,6 @@ export interface Dialect {
   encodeAuthFailure?(error: ErrorInfo): string;
   /** Runs once the connection is a Socket.IO socket, before queued frames are dispatched. */
   onConnected?(session: NativeSession): void;
-  /** A server event the dialect acts on instead of forwarding (true when handled). */
-  control?(event: string, payload: unknown, session: NativeSession): boolean;
 }
 
 export { isRecord };

@@ -10,7 +10,12 @@ import { workspaceDialect } from './dialects/workspace';
 export interface Endpoint {
   readonly dialect: Dialect;
   readonly params: Readonly<Record<string, string>>;
+  /** One connection per user on this endpoint (a new one replaces the old): the scope's name. */
+  readonly exclusiveScope?: string;
 }
+
+/** Seed 000 keeps one connection per user: a new connection replaces the user's older ones. */
+const CALCULATIONS_SCOPE = 'calculations';
 
 /** The path prefix whose segment after it is the token (seed 000). */
 const CALCULATIONS_PREFIX = '/api/websockets/ws/';
@@ -39,9 +44,9 @@ export function nativeEndpoints(config: Config): (pathname: string) => Endpoint 
       const segment = path.slice(CALCULATIONS_PREFIX.length);
       if (segment.length === 0 || segment.includes('/')) return undefined;
       try {
-        return { dialect: calculations, params: { token: decodeURIComponent(segment) } };
+        return { dialect: calculations, params: { token: decodeURIComponent(segment) }, exclusiveScope: CALCULATIONS_SCOPE };
       } catch {
-        return { dialect: calculations, params: { token: '' } };
+        return { dialect: calculations, params: { token: '' }, exclusiveScope: CALCULATIONS_SCOPE };
       }
     }
     return undefined;

@@ -73,6 +73,11 @@ export class NativeTransport extends Transport {
     return 'websocket';
   }
 
+  /** Bytes handed to the WebSocket and not yet written to the kernel: what the slow-consumer watcher bounds. */
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
   /** Hands a Socket.IO-encoded packet from the client to the engine socket. */
   receive(encoded: string): void {
     if (this.readyState === 'open') this.onPacket({ type: 'message', data: encoded });

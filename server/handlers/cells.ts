@@ -16,6 +16,8 @@ export const registerCells: Feature = (ctx) => {
     if (size > ctx.config.cellMaxBytes) {
       throw new GatewayError(ErrorCodes.MESSAGE_TOO_LARGE, `Cell content of ${size} bytes exceeds the limit of ${ctx.config.cellMaxBytes}`, { limit: ctx.config.cellMaxBytes });
     }
+    const rooms = [...(call.socket.data.rooms ?? [])];
+    await ctx.rooms.reserve(rooms);
     const { userId, username } = call.principal;
     const result = await cells.update(sheet_id, cell_id, {
       value,
@@ -32,7 +34,6 @@ export const registerCells: Feature = (ctx) => {
         current: result.current,
       });
     }
-    const rooms = [...(call.socket.data.rooms ?? [])];
     const update = { sheet_id, cell_id, ...result.cell };
     if (rooms.length) {
       ctx.rooms.toRooms(rooms, 'cell_updated', update);
@@ -43,5 +44,5 @@ export const registerCells: Feature = (ctx) => {
     return { version: result.cell.version, cell: result.cell };
   });
 
-  ctx.handle('sheet_state', async ({ sheet_id }) => ({ sheet_id, cells: await cells.sheet(sheet_id) }), { replyEvent: 'sheet_state' });
+  ctx.handle('sheet_state', async ({ sheet_id }) => ({ sheet_id, cells: await cells.sheet(sheet_id) }));
 };

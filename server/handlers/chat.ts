@@ -23,7 +23,8 @@ export const registerChat: Feature = (ctx) => {
       author: { userId, username },
       timestamp: new Date().toISOString(),
     };
-    // Delivered while it is being stored, so a Redis round trip never delays delivery; the ack
+    await ctx.rooms.reserve([room]);
+    // Delivered while it is being stored, so the store's round trip never delays delivery; the ack
     // waits for the store (UPSTREAM_UNAVAILABLE when Redis is away: delivered, not in history).
     const stored = chat.append(room, message);
     ctx.rooms.toRoom(room, 'message', message);
@@ -37,12 +38,8 @@ export const registerChat: Feature = (ctx) => {
     ctx.rooms.toRoom(room, 'typing', { userId, username, isTyping, room_id: room }, { except: call.socket });
   });
 
-  ctx.handle(
-    'history',
-    async ({ limit, before, room_id }, call) => {
-      const room = targetRoom(call.socket, room_id);
-      return { room_id: room, messages: await chat.before(room, limit, before === undefined ? undefined : Date.parse(before)) };
-    },
-    { replyEvent: 'history' },
-  );
+  ctx.handle('history', async ({ limit, before, room_id }, call) => {
+    const room = targetRoom(call.socket, room_id);
+    return { room_id: room, messages: await chat.before(room, limit, before === undefined ? undefined : Date.parse(before)) };
+  });
 };

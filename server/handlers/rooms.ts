@@ -1,7 +1,7 @@
 import { ErrorCodes, GatewayError } from '../../shared/errors';
 import type { ServerPayload } from '../../shared/catalogue';
 import { mayJoin } from '../auth/principal';
-import { clientRoom } from '../rooms';
+import { clientRoom } from '../../shared/rooms';
 import { KeyedThrottle } from '../throttle';
 import type { GatewaySocket } from '../types';
 import type { Feature, FeatureContext } from './context';

@@ -1,8 +1,7 @@
 import { ErrorCodes, GatewayError } from '../../shared/errors';
+import { sessionRoom } from '../../shared/rooms';
 import type { GatewaySocket } from '../types';
 import type { Feature } from './context';
-
-const sessionRoom = (sessionId: string) => `session:${sessionId}`;
 
 function sessionsOf(socket: GatewaySocket): Map<string, string> {
   return (socket.data.sessions ??= new Map());
@@ -17,15 +16,11 @@ function sessionsOf(socket: GatewaySocket): Map<string, string> {
 export const registerSessions: Feature = (ctx) => {
   const { sessions } = ctx.stores;
 
-  ctx.handle(
-    'join_session',
-    async ({ sessionId, role }, call) => {
-      sessionsOf(call.socket).set(sessionId, role);
-      call.socket.join(sessionRoom(sessionId));
-      return { sessionId, role, version: await sessions.version(sessionId) };
-    },
-    { replyEvent: 'session_state' },
-  );
+  ctx.handle('join_session', async ({ sessionId, role }, call) => {
+    sessionsOf(call.socket).set(sessionId, role);
+    call.socket.join(sessionRoom(sessionId));
+    return { sessionId, role, version: await sessions.version(sessionId) };
+  });
 
   ctx.handle('leave_session', ({ sessionId }, call) => {
     if (!sessionsOf(call.socket).delete(sessionId)) {

@@ -4,6 +4,7 @@ import type { Feature } from './context';
 export const registerStatus: Feature = (ctx) => {
   ctx.handle('status_update', async ({ status }, call) => {
     const rooms = [...(call.socket.data.rooms ?? [])];
+    await ctx.rooms.reserve(rooms);
     await Promise.all(rooms.map((roomId) => ctx.stores.presence.update(roomId, call.socket.id, { status })));
     for (const roomId of rooms) {
       ctx.rooms.toRoom(roomId, 'user_status_changed', { user_id: call.principal.userId, status, room_id: roomId });

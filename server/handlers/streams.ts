@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, GatewayError } from '../../shared/errors';
 import type { FilterValue, StreamFilters, SubscriptionType } from '../../shared/messages/streams';
+import { streamRoom } from '../../shared/rooms';
 import type { GatewaySocket } from '../types';
 import type { Call, Feature } from './context';
 
 /** Subscriptions one connection may hold. */
 export const MAX_SUBSCRIPTIONS = 32;
-
-/** The internal room of a stream type's subscribers (the stream sources publish there). */
-export const streamRoom = (type: SubscriptionType): string => `stream:${type}`;
 
 export interface Subscription {
   readonly id: string;

@@ -1,21 +1,17 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
-import { ErrorCodes, GatewayError, toGatewayError } from '../../shared/errors';
+import { ErrorChannels, ErrorCodes, GatewayError, toGatewayError } from '../../shared/errors';
+import { userRoom } from '../../shared/rooms';
 import { isAdmin } from '../auth/principal';
 import { bearerToken } from '../auth/token';
 import type { TokenVerifier } from '../auth/verify';
+import type { ConnectionControl } from '../cluster/control';
 import type { ClusterStats } from '../cluster/stats';
 import type { CellStore } from '../cluster/cells';
 import type { PresenceStore } from '../cluster/presence';
 
-const HTTP_STATUS: Partial<Record<string, number>> = {
-  AUTHENTICATION_FAILED: 401,
-  PERMISSION_DENIED: 403,
-  UPSTREAM_UNAVAILABLE: 503,
-};
-
 export function sendHttpError(res: Response, err: unknown): void {
   const e = toGatewayError(err);
-  res.status(HTTP_STATUS[e.code] ?? 500).json({ code: e.code, error: e.message, timestamp: new Date().toISOString() });
+  res.status(ErrorChannels[e.code].http).json({ ...e.details, code: e.code, error: e.message, timestamp: new Date().toISOString() });
 }
 
 /** Bearer token with role `admin`, else 401/403. */
@@ -36,18 +32,28 @@ export interface AdminDeps {
   stats: ClusterStats;
   presence: PresenceStore;
   cells: CellStore;
+  control: ConnectionControl;
 }
 
 const HOUR_MS = 3_600_000;
 
 /**
  * Seed 002's REST monitoring API, counted across every pod: `GET /api/v1/ws/stats` and
- * `GET /api/v1/ws/rooms`. Both need an admin token.
+ * `GET /api/v1/ws/rooms`; and `DELETE /api/v1/ws/users/{user_id}/connections`, which closes
+ * every connection of a user on every pod (AUTHENTICATION_FAILED "Token revoked", native 1008).
+ * All need an admin token.
  */
 export function adminRouter(deps: AdminDeps): Router {
   const router = Router();
   router.use('/api/v1/ws/stats', requireAdmin(deps.verify));
   router.use('/api/v1/ws/rooms', requireAdmin(deps.verify));
+  router.use('/api/v1/ws/users', requireAdmin(deps.verify));
+
+  router.delete('/api/v1/ws/users/:userId/connections', (req, res) => {
+    const userId = req.params.userId;
+    const closed = deps.control.closeRoom(userRoom(userId), new GatewayError(ErrorCodes.AUTHENTICATION_FAILED, 'Token revoked'));
+    res.json({ user_id: userId, closed_on_this_pod: closed, timestamp: new Date().toISOString() });
+  });
 
   router.get('/api/v1/ws/stats', async (_req, res) => {
     try {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Cursor, RoomId, defineMessages } from './define';
+import { Cursor, RoomId, defineClientMessages, defineServerMessages, message } from './define';
 
 /** Seed 002 sections 2 and 3: cursors and versioned cells. Served on `/workspace`. */
 const SheetId = z.string().min(1).max(128);
@@ -19,21 +19,31 @@ export const Cell = z.object({
 });
 export type Cell = z.infer<typeof Cell>;
 
-export const cellClientMessages = defineMessages('/workspace', {
-  cursor_move: z.object({ room: RoomId, x: z.number().finite(), y: z.number().finite(), cell: z.string().max(64).optional() }),
-  cell_update: z.object({
-    sheet_id: SheetId,
-    cell_id: CellId,
-    value: CellValue,
-    formula: z.string().nullable().optional(),
-    /** The version the client last saw; absent or 0 for a cell it believes new. */
-    version: Version.optional(),
+const SheetState = z.object({ sheet_id: z.string(), cells: z.record(Cell) });
+
+export const cellClientMessages = defineClientMessages('/workspace', {
+  cursor_move: message({
+    schema: z.object({ room: RoomId, x: z.number().finite(), y: z.number().finite(), cell: z.string().max(64).optional() }),
+    rate: 'stream',
+    maxBytes: 1024,
   }),
-  sheet_state: z.object({ sheet_id: SheetId }),
+  cell_update: message({
+    schema: z.object({
+      sheet_id: SheetId,
+      cell_id: CellId,
+      value: CellValue,
+      formula: z.string().nullable().optional(),
+      /** The version the client last saw; absent or 0 for a cell it believes new. */
+      version: Version.optional(),
+    }),
+    rate: 'request',
+    ack: z.object({ version: z.number().int(), cell: Cell }),
+  }),
+  sheet_state: message({ schema: z.object({ sheet_id: SheetId }), rate: 'request', ack: SheetState, reply: 'sheet_state' }),
 });
 
-export const cellServerMessages = defineMessages('/workspace', {
+export const cellServerMessages = defineServerMessages('/workspace', {
   cursor_moved: z.object({ user_id: z.string(), username: z.string(), room_id: z.string(), cursor: Cursor }),
   cell_updated: Cell.extend({ sheet_id: z.string(), cell_id: z.string() }),
-  sheet_state: z.object({ sheet_id: z.string(), cells: z.record(Cell) }),
+  sheet_state: SheetState,
 });

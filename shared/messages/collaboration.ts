@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineMessages } from './define';
+import { defineClientMessages, defineServerMessages, message } from './define';
 
 /** Seed 004 collaboration sessions: the gateway sequences edits. Served on `/workspace`. */
 const SessionId = z.string().min(1).max(128);
@@ -7,10 +7,20 @@ const SessionId = z.string().min(1).max(128);
 export const Author = z.object({ userId: z.string(), username: z.string() });
 export type Author = z.infer<typeof Author>;
 
-export const collaborationClientMessages = defineMessages('/workspace', {
-  join_session: z.object({ sessionId: SessionId, role: z.string().min(1).max(32).default('participant') }),
-  leave_session: z.object({ sessionId: SessionId }),
-  edit: z.object({
+const SessionState = z.object({ sessionId: z.string(), version: z.number().int(), role: z.string() });
+
+export const collaborationClientMessages = defineClientMessages('/workspace', {
+  join_session: message({
+    schema: z.object({ sessionId: SessionId, role: z.string().min(1).max(32).default('participant') }),
+    rate: 'request',
+    ack: SessionState,
+    reply: 'session_state',
+  }),
+  leave_session: message({ schema: z.object({ sessionId: SessionId }), rate: 'request', ack: z.object({ sessionId: z.string() }) }),
+  edit: message({
+    rate: 'request',
+    ack: z.object({ sessionId: z.string(), version: z.number().int() }),
+    schema: z.object({
     /** Absent: the one session this connection joined. */
     sessionId: SessionId.optional(),
     operation: z.string().min(1).max(32),
@@ -18,11 +28,12 @@ export const collaborationClientMessages = defineMessages('/workspace', {
     content: z.string().max(65536).default(''),
     /** The session version the edit was made against. */
     version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER - 1),
+    }),
   }),
 });
 
-export const collaborationServerMessages = defineMessages('/workspace', {
-  session_state: z.object({ sessionId: z.string(), version: z.number().int(), role: z.string() }),
+export const collaborationServerMessages = defineServerMessages('/workspace', {
+  session_state: SessionState,
   edit: z.object({
     sessionId: z.string(),
     operation: z.string(),

@@ -1,17 +1,25 @@
 import { z } from 'zod';
-import { Cursor, IsoTimestamp, RoomId, UserStatus, defineMessages } from './define';
+import { Cursor, IsoTimestamp, RoomId, UserStatus, defineClientMessages, defineServerMessages, message } from './define';
 
 /** Rooms are shared by the workspace and chat features: join and leave are served on both. */
-export const roomClientMessages = defineMessages(['/workspace', '/chat'], {
-  join_room: z.object({ room_id: RoomId }),
-  leave_room: z.object({ room_id: RoomId }),
+const RoomAck = z.object({ room_id: z.string() });
+
+export const roomClientMessages = defineClientMessages(['/workspace', '/chat'], {
+  join_room: message({ schema: z.object({ room_id: RoomId }), rate: 'request', ack: RoomAck }),
+  leave_room: message({ schema: z.object({ room_id: RoomId }), rate: 'request', ack: RoomAck }),
 });
 
 /** Seed 002 sections 4 and 5: presence and typing. Served on `/workspace`. */
-export const presenceClientMessages = defineMessages('/workspace', {
-  status_update: z.object({ status: UserStatus }),
-  typing_start: z.object({ room: RoomId, cell_id: z.string().min(1).max(64).optional() }),
-  typing_stop: z.object({ room: RoomId, cell_id: z.string().min(1).max(64).optional() }),
+const Typing = z.object({ room: RoomId, cell_id: z.string().min(1).max(64).optional() });
+
+export const presenceClientMessages = defineClientMessages('/workspace', {
+  status_update: message({
+    schema: z.object({ status: UserStatus }),
+    rate: 'request',
+    ack: z.object({ status: UserStatus, rooms: z.number().int() }),
+  }),
+  typing_start: message({ schema: Typing, rate: 'stream', maxBytes: 1024 }),
+  typing_stop: message({ schema: Typing, rate: 'stream', maxBytes: 1024 }),
 });
 
 export const PresenceUser = z.object({
@@ -32,7 +40,7 @@ const TypingEvent = z.object({
   cell_id: z.string().optional(),
 });
 
-export const roomServerMessages = defineMessages(['/workspace', '/chat'], {
+export const roomServerMessages = defineServerMessages(['/workspace', '/chat'], {
   room_state: z.object({
     room_id: z.string(),
     users: z.array(PresenceUser),
@@ -43,7 +51,7 @@ export const roomServerMessages = defineMessages(['/workspace', '/chat'], {
   }),
 });
 
-export const presenceServerMessages = defineMessages('/workspace', {
+export const presenceServerMessages = defineServerMessages('/workspace', {
   user_status_changed: z.object({ user_id: z.string(), status: UserStatus, room_id: z.string() }),
   user_typing_start: TypingEvent,
   user_typing_stop: TypingEvent,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineMessages } from './define';
+import { defineClientMessages, defineServerMessages, message } from './define';
 
 /**
  * Seed 003 (streaming analytics) subscriptions and seed 004's analytics metric subscriptions.
@@ -35,14 +35,20 @@ export type StreamFilters = z.infer<typeof StreamFilters>;
 
 const SubscriptionId = z.string().min(1).max(64);
 
-export const streamClientMessages = defineMessages('/streams', {
-  subscribe: z.object({ type: SubscriptionType, filters: StreamFilters.default({}) }),
-  unsubscribe: z.object({ subscription_id: SubscriptionId }),
+const Subscribed = z.object({ subscription_id: z.string(), type: SubscriptionType, filters: z.record(FilterValue) });
+
+export const streamClientMessages = defineClientMessages('/streams', {
+  subscribe: message({ schema: z.object({ type: SubscriptionType, filters: StreamFilters.default({}) }), rate: 'request', ack: Subscribed }),
+  unsubscribe: message({ schema: z.object({ subscription_id: SubscriptionId }), rate: 'request', ack: z.object({ subscription_id: z.string() }) }),
   /** Seed 004's analytics `subscribe {metrics}`, renamed: seed 003 owns `subscribe`. */
-  subscribe_metrics: z.object({ metrics: z.array(z.string().min(1).max(64)).min(1).max(MAX_FILTERS) }),
+  subscribe_metrics: message({
+    schema: z.object({ metrics: z.array(z.string().min(1).max(64)).min(1).max(MAX_FILTERS) }),
+    rate: 'request',
+    ack: Subscribed.extend({ metrics: z.array(z.string()) }),
+  }),
 });
 
-export const streamServerMessages = defineMessages('/streams', {
+export const streamServerMessages = defineServerMessages('/streams', {
   /** One delivery for one subscription (seed 003 `data`). */
   data: z.object({
     subscription_id: SubscriptionId,

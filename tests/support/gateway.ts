@@ -3,9 +3,24 @@ import { createGateway, type Gateway } from '../../server/gateway';
 import { createLogger } from '../../server/logger';
 import { TEST_SECRET } from './tokens';
 
+/**
+ * Rate limits and caps far above what a functional test sends: the tests of a feature exercise the
+ * feature, and the tests of the limits (rate-limits-*.test.ts) set the numbers they check.
+ */
+export const GENEROUS_LIMITS: Readonly<Record<string, string>> = {
+  WEBSOCKET_REQUESTS_PER_MINUTE: '1000000',
+  WEBSOCKET_REQUESTS_PER_HOUR: '10000000',
+  CONNECTION_REQUESTS_PER_MINUTE: '1000000',
+  STREAM_MESSAGES_PER_SECOND: '1000000',
+  CONTROL_MESSAGES_PER_MINUTE: '1000000',
+  ROOM_BROADCASTS_PER_MINUTE: '1000000',
+  WEBSOCKET_MAX_CONNECTIONS_PER_USER: '10000',
+};
+
 /** Environment for a test gateway: port 0, quiet logs, the test secret, fast presence timers. */
 export function testEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   return {
+    ...GENEROUS_LIMITS,
     PORT: '0',
     HOST: '127.0.0.1',
     NODE_ENV: 'test',

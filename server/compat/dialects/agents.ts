@@ -51,6 +51,11 @@ export function agentsDialect(config: Config): Dialect {
       }
       if (type === 'pong') return { kind: 'ignore' };
       const payload = (frame as Record<string, unknown>).payload ?? {};
+      if (type === 'auth') {
+        // Seed 001's token refresh on a live connection: {type: "auth", payload: {token}}.
+        const token = isRecord(payload) && typeof payload.token === 'string' ? payload.token : undefined;
+        return { kind: 'auth', token, context: {} };
+      }
       return { kind: 'event', type, payload, reply: correlation === undefined ? undefined : { ref: correlation } };
     },
     encodeEvent: (event, payload) => JSON.stringify({ type: event, payload, timestamp: epochSeconds() }),
@@ -68,6 +73,8 @@ export function agentsDialect(config: Config): Dialect {
       };
       return withCorrelation({ type: 'error', payload, timestamp: epochSeconds() }, request?.ref);
     },
+    encodeAuthSuccess: (session: NativeSession) =>
+      JSON.stringify({ type: 'auth_success', payload: { user_id: session.principal.userId, connection_id: session.socket.id }, timestamp: epochSeconds() }),
     onConnected(session: NativeSession) {
       const { userId, username } = session.principal;
       session.send(

@@ -1,11 +1,5 @@
 import { ErrorCodes, GatewayError } from '../../../shared/errors';
-import { emitTo } from '../../rooms';
-import { CloseCodes, isoNow, isRecord, type Dialect, type ErrorInfo, type NativeSession, type PendingRequest } from '../dialect';
-
-/** The internal room of one user's seed 000 connections, on every pod. */
-export const calculationConnectionsRoom = (userId: string): string => `calculations:user:${userId}`;
-
-const REPLACED = 'Replaced by a newer connection of the same user';
+import { isoNow, isRecord, type Dialect, type ErrorInfo, type PendingRequest } from '../dialect';
 
 interface RequestRef {
   chart_id?: string;
@@ -22,19 +16,13 @@ function echo(request?: PendingRequest): RequestRef {
   };
 }
 
-/** Whether a `connection_replaced` notice (from `by`, connected at `at`) replaces this session. */
-function isReplacedBy(session: NativeSession, by: string, at: number): boolean {
-  if (by === session.socket.id) return false;
-  return at > session.connectedAt || (at === session.connectedAt && by > session.socket.id);
-}
-
 /**
  * Seed 000, the calculations API (`/api/websockets/ws/{token}`): the token is the last path
  * segment; a frame `{chart_id, calculation_type, parameters}` (no type) is a `calculate` request
  * answered by `{status: "success", calculation_type, chart_id, result}` or `{status: "error",
- * message, code, calculation_type, chart_id}`. One connection per user: a new one closes the
- * user's older ones on every pod with 1008 and a reason. The protocol has no pushes, so other
- * events are not forwarded; `{type: "ping"}` gets `{type: "pong"}` as a keepalive.
+ * message, code, calculation_type, chart_id}`. The protocol has no pushes, so events are not
+ * forwarded; `{type: "ping"}` gets `{type: "pong"}` as a keepalive. (Its one-connection-per-user
+ * rule is the endpoint's, applied by server/handlers/connections.ts.)
  */
 export function calculationsDialect(): Dialect {
   return {
@@ -57,17 +45,5 @@ export function calculationsDialect(): Dialect {
     encodeReply: (request, result) => JSON.stringify({ status: 'success', ...echo(request), result: result.result ?? null }),
     encodeError: (e: ErrorInfo, request?: PendingRequest) =>
       JSON.stringify({ ...e.details, status: 'error', message: e.message, code: e.code, ...echo(request) }),
-    onConnected(session) {
-      const room = calculationConnectionsRoom(session.principal.userId);
-      void session.socket.join(room);
-      emitTo(session.io, room, 'connection_replaced', { reason: REPLACED, replaced_by: session.socket.id, connected_at: session.connectedAt }, { except: session.socket });
-    },
-    control(event, payload, session) {
-      if (event !== 'connection_replaced') return false;
-      if (isRecord(payload) && typeof payload.replaced_by === 'string' && typeof payload.connected_at === 'number') {
-        if (isReplacedBy(session, payload.replaced_by, payload.connected_at)) session.close(CloseCodes.POLICY, String(payload.reason ?? REPLACED));
-      }
-      return true;
-    },
   };
 }

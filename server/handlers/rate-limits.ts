@@ -1,0 +1,93 @@
+import { ErrorCodes, GatewayError } from '../../shared/errors';
+import type { RateClass } from '../../shared/messages/define';
+import { WindowCounter } from '../limits/window';
+import type { GuardInput } from '../pipeline';
+import type { GatewaySocket } from '../types';
+import type { Feature } from './context';
+
+/** One connection's budgets (shared by its namespaces), kept on the engine.io connection. */
+interface ConnectionBudgets {
+  readonly byClass: Partial<Record<RateClass, WindowCounter>>;
+  readonly refusals?: WindowCounter;
+}
+
+const BUDGETS = Symbol('gateway.budgets');
+type BudgetedConn = { [BUDGETS]?: ConnectionBudgets };
+
+const MINUTE = 60_000;
+
+/**
+ * Rate limits by rate class (README: Rate limits and protection), as pipeline guards:
+ * - every class has a per-connection budget, counted on this pod: `request` messages
+ *   CONNECTION_REQUESTS_PER_MINUTE (seed 004: 100), `stream` messages STREAM_MESSAGES_PER_SECOND
+ *   (dropped silently over it: a cursor position is superseded by the next one), `control`
+ *   messages CONTROL_MESSAGES_PER_MINUTE;
+ * - `request` messages also count against the user's budget on every pod:
+ *   WEBSOCKET_REQUESTS_PER_MINUTE (then blocked for WEBSOCKET_BLOCK_DURATION_MINUTES) and
+ *   WEBSOCKET_REQUESTS_PER_HOUR (seed 002: 60, 1000, 15);
+ * - a connection refused more than RATE_LIMIT_DISCONNECT_AFTER times within a minute is closed
+ *   (native clients: 1008 "Rate limit exceeded", as seed 004 does);
+ * - at most MAX_IN_FLIGHT_PER_CONNECTION asynchronous calls of one socket run at once.
+ * Refusals are RATE_LIMIT_EXCEEDED with `retry_after_ms`, on the message's one way out.
+ */
+export const registerRateLimits: Feature = (ctx) => {
+  const { limits: cfg } = ctx.config;
+  const log = ctx.logger.child({ module: 'rate-limits' });
+
+  const newBudgets = (): ConnectionBudgets => ({
+    byClass: {
+      ...(cfg.connectionRequestsPerMinute > 0 ? { request: new WindowCounter(cfg.connectionRequestsPerMinute, MINUTE) } : {}),
+      ...(cfg.streamMessagesPerSecond > 0 ? { stream: new WindowCounter(cfg.streamMessagesPerSecond, 1000) } : {}),
+      ...(cfg.controlMessagesPerMinute > 0 ? { control: new WindowCounter(cfg.controlMessagesPerMinute, MINUTE) } : {}),
+    },
+    refusals: cfg.disconnectAfterRefusals > 0 ? new WindowCounter(cfg.disconnectAfterRefusals, MINUTE) : undefined,
+  });
+  const budgetsOf = (socket: GatewaySocket): ConnectionBudgets => ((socket.conn as unknown as BudgetedConn)[BUDGETS] ??= newBudgets());
+
+  const refuse = (input: GuardInput, scope: 'connection' | 'user', retryAfterMs: number): never => {
+    const { socket } = input;
+    if (input.rate !== 'stream' && budgetsOf(socket).refusals?.take(Date.now())) {
+      log.warn('closing a connection that keeps exceeding its rate limits', { socket_id: socket.id, user_id: socket.data.principal.userId });
+      // After this message's refusal has been sent.
+      process.nextTick(() => ctx.disconnect(socket, new GatewayError(ErrorCodes.RATE_LIMIT_EXCEEDED, 'Rate limit exceeded')));
+    }
+    const per = scope === 'user' ? 'for this user' : 'on this connection';
+    throw new GatewayError(ErrorCodes.RATE_LIMIT_EXCEEDED, `Rate limit exceeded: too many ${input.rate} messages ${per}`, {
+      retry_after_ms: retryAfterMs,
+      scope,
+    });
+  };
+
+  ctx.guard({
+    name: 'in-flight',
+    check(input) {
+      const calls = input.socket.data.calls;
+      if (calls && calls.size >= cfg.maxInFlightPerConnection) {
+        throw new GatewayError(ErrorCodes.RATE_LIMIT_EXCEEDED, 'Too many requests awaiting an answer', {
+          retry_after_ms: 100,
+          limit: cfg.maxInFlightPerConnection,
+        });
+      }
+    },
+  });
+
+  ctx.guard({
+    name: 'connection',
+    check(input) {
+      const wait = budgetsOf(input.socket).byClass[input.rate]?.take(Date.now());
+      if (wait) refuse(input, 'connection', wait);
+    },
+  });
+
+  if (cfg.userRequestsPerMinute > 0 || cfg.userRequestsPerHour > 0) {
+    ctx.guard({
+      name: 'user',
+      check(input) {
+        if (input.rate !== 'request') return;
+        return ctx.limits.userRequest(input.socket.data.principal.userId).then((decision) => {
+          if (!decision.allowed) refuse(input, 'user', decision.retryAfterMs);
+        });
+      },
+    });
+  }
+};
