@@ -2,6 +2,22 @@ import { closeCodeFor, type GatewayError } from '../shared/errors';
 import { connectionInfoOf } from './connection-info';
 import type { GatewaySocket } from './types';
 
+const CLOSING = Symbol('gateway.closing');
+type MarkedConn = { [CLOSING]?: true; readyState: string };
+
+/**
+ * Marks a connection as being closed, at once: the pipeline serves nothing more of it, even the
+ * frames already read in the same tick (a flood arrives many frames to a read).
+ */
+export function markClosing(conn: object): void {
+  (conn as MarkedConn)[CLOSING] = true;
+}
+
+/** Whether a connection is closed or being closed (nothing more of it is served). */
+export function isClosing(conn: object): boolean {
+  return (conn as MarkedConn)[CLOSING] === true || (conn as MarkedConn).readyState !== 'open';
+}
+
 /**
  * Ends a client's connection because of an error (expired token, sustained abuse, a slow
  * consumer, replaced by a newer connection): the client is told why on its one way out (the
@@ -21,9 +37,22 @@ export function disconnectWith(socket: GatewaySocket, err: GatewayError): void {
   closeConnection(socket.conn, err);
 }
 
-/** Closes an engine.io connection (all its namespaces), with the error's close code for native clients. */
+/** How long a closing connection may take to flush what it was last sent (the error) before it is cut. */
+const FLUSH_BEFORE_CLOSE_MS = 2000;
+
+/**
+ * Closes an engine.io connection (all its namespaces), with the error's close code for native
+ * clients. engine.io closes after its write buffer drains, which never happens for a client that
+ * stopped reading: after FLUSH_BEFORE_CLOSE_MS the buffer is discarded and the connection cut.
+ */
 export function closeConnection(conn: GatewaySocket['conn'], err: GatewayError): void {
+  markClosing(conn);
   const info = connectionInfoOf(conn);
   if (info.closeWith) info.closeWith(closeCodeFor(err.code, err.details), err.message);
   else conn.close();
+  const cut = setTimeout(() => {
+    if (conn.readyState !== 'closed') conn.close(true);
+  }, FLUSH_BEFORE_CLOSE_MS);
+  cut.unref();
+  conn.once('close', () => clearTimeout(cut));
 }

@@ -9,6 +9,7 @@ import type { AckData, ConnectListener, DisconnectListener, MessageHandler } fro
 import type { Logger } from './logger';
 import type { CallOutcome, Guard, GuardInput, Observer, Stage } from './pipeline';
 import { SocketCall, callsOf } from './call';
+import { isClosing } from './disconnect';
 import type { GatewayNamespace, GatewaySocket } from './types';
 
 /** A socket whose messages wait behind one that is being guarded asynchronously. */
@@ -133,6 +134,9 @@ export class Dispatcher {
   }
 
   private dispatch(socket: GatewaySocket, namespace: NamespaceName, event: string, args: unknown[]): void {
+    // A connection being closed (cut off for abuse, an expired token, a slow reader) is not served
+    // what it still had in flight: no work, no answers.
+    if (isClosing(socket.conn)) return;
     this.activity.messageReceived();
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckCallback) : undefined;
     const route = this.routes.get(event);
@@ -174,6 +178,7 @@ export class Dispatcher {
    * the returned promise (which never rejects) settles when the handler has been started.
    */
   private guardAndRun(input: GuardInput, ack: AckCallback | undefined, route: Route, payload: unknown): Promise<void> | undefined {
+    if (isClosing(input.socket.conn)) return undefined;
     for (let i = 0; i < this.guards.length; i++) {
       let pending: void | Promise<void>;
       try {
@@ -196,7 +201,7 @@ export class Dispatcher {
     } catch (err) {
       return this.guardRefused(input, ack, route, this.guards[i], err);
     }
-    if (input.socket.connected) this.run(input, ack, route, payload);
+    if (input.socket.connected && !isClosing(input.socket.conn)) this.run(input, ack, route, payload);
   }
 
   private guardRefused(input: GuardInput, ack: AckCallback | undefined, route: Route, guard: Guard, err: unknown): void {

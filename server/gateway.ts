@@ -148,16 +148,18 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   // Decided once: winston formats a line before its transport drops it for its level, which a
   // connect storm would pay for every connection.
   const logConnections = logger.isLevelEnabled('info');
+  // One function for every socket (no closure per connection: this runs for each of thousands).
+  function onDisconnect(this: GatewaySocket, reason: string) {
+    metrics.connectionClosed(socketConnectionInfo(this).transport, this.nsp.name);
+    if (logConnections) connLog.info('disconnected', { socket_id: this.id, user_id: this.data.principal.userId, reason });
+  }
   for (const name of AllNamespaces) {
     const nsp = io.of(name);
     nsp.use(auth);
     nsp.on('connection', (socket) => {
       const { transport } = socketConnectionInfo(socket);
       metrics.connectionOpened(transport, name);
-      socket.once('disconnect', (reason) => {
-        metrics.connectionClosed(transport, name);
-        if (logConnections) connLog.info('disconnected', { socket_id: socket.id, user_id: socket.data.principal.userId, reason });
-      });
+      socket.once('disconnect', onDisconnect);
       if (logConnections) connLog.info('connected', { socket_id: socket.id, user_id: socket.data.principal.userId, namespace: name, transport });
     });
     dispatcher.attach(nsp);
@@ -217,7 +219,15 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     });
   });
   const port = (httpServer.address() as AddressInfo).port;
-  const metricsServer = config.metrics.port ? await startMetricsServer(metrics, { port: config.metrics.port, host: config.host, token: config.metrics.token }) : undefined;
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  try {
+    if (config.metrics.port) metricsServer = await startMetricsServer(metrics, { port: config.metrics.port, host: config.host, token: config.metrics.token });
+  } catch (err) {
+    httpServer.close();
+    io.close();
+    await redis?.close();
+    throw err;
+  }
   log.info('gateway listening', { port, host: config.host, pod: config.podId, redis: Boolean(redis), metrics_port: metricsServer?.port });
 
   let closing: Promise<void> | undefined;

@@ -4,13 +4,15 @@ import type { Config } from './config';
 import { connectionInfoOf } from './connection-info';
 import { closeConnection } from './disconnect';
 import type { Logger } from './logger';
-import type { GatewayServer } from './types';
+import type { GatewayServer, GatewaySocket } from './types';
 
 /** How often the hard bound and the timeout are checked (a flood can add this long's traffic past the bound). */
 const SWEEP_MS = 250;
 
 /** When the connection was first seen over softBytes in a row (0: it is not). */
 const OVER_SINCE = Symbol('slowConsumers.overSince');
+/** Whether the connection's last volatile packet was dropped (its binary attachments follow it). */
+const DROPPING = Symbol('slowConsumers.dropping');
 
 type WriteFn = EngineSocket['write'];
 
@@ -22,6 +24,7 @@ interface WatchedConn {
   write: WriteFn;
   close(discard?: boolean): unknown;
   [OVER_SINCE]?: number;
+  [DROPPING]?: boolean;
 }
 
 export interface SlowConsumerMetrics {
@@ -103,24 +106,34 @@ export function watchSlowConsumers(deps: { io: GatewayServer; config: Config; lo
   let dropped = 0;
 
   const write = function (this: WatchedConn, data, options, callback) {
-    if ((options as { volatile?: boolean } | undefined)?.volatile && over(this, softBytes)) {
-      dropped++;
-      return this;
+    if ((options as { volatile?: boolean } | undefined)?.volatile) {
+      // A binary event is a string packet and its attachments, written in a row with the same
+      // options: the attachments share the string's fate, or the client would decode garbage.
+      const drop = typeof data === 'string' ? (this[DROPPING] = over(this, softBytes)) : this[DROPPING];
+      if (drop) {
+        if (typeof data === 'string') dropped++; // one per event, not per attachment
+        return this;
+      }
     }
     return protoWrite.call(this, data, options, callback);
   } as WriteFn;
 
   const install = (conn: WatchedConn) => {
     conn[OVER_SINCE] = 0;
+    conn[DROPPING] = false;
     conn.write = write;
   };
 
   const cutOff = (conn: WatchedConn, bytes: number, why: 'bytes' | 'timeout') => {
     log.warn('slow consumer disconnected', { transport: connectionInfoOf(conn).transport, unsent_bytes: bytes, reason: why });
     metrics.slowConsumerDisconnected();
-    closeConnection(conn as never, new GatewayError(ErrorCodes.CONNECTION_LIMIT, `Client too slow: ${bytes} bytes unsent`, { unsent_bytes: bytes }));
-    // closeConnection's close waits for the writeBuffer to drain; a client that does not read never
-    // drains it. Discarding closes now (a native close code is already chosen by then).
+    try {
+      closeConnection(conn as unknown as GatewaySocket['conn'], new GatewayError(ErrorCodes.CONNECTION_LIMIT, `Client too slow: ${bytes} bytes unsent`, { unsent_bytes: bytes }));
+    } catch (err) {
+      log.error('closing a slow consumer failed', { error: String(err) });
+    }
+    // closeConnection's close waits for the writeBuffer to drain, which a client that does not
+    // read never lets happen: discarding closes now (a native close code is chosen by then).
     if (conn.readyState !== 'closed') conn.close(true);
   };
 

@@ -40,4 +40,57 @@ describe('configuration from the environment', () => {
   it('requires the presence TTL to exceed the heartbeat', () => {
     expect(() => loadConfig({ PRESENCE_HEARTBEAT_MS: '5000', PRESENCE_TTL_MS: '4000' })).toThrow(/PRESENCE_TTL_MS/);
   });
+
+  it('has the seeds\' rate limits as defaults, and 0 turns a limit off', () => {
+    const config = loadConfig({});
+    expect(config.limits).toEqual({
+      userRequestsPerMinute: 60,
+      userRequestsPerHour: 1000,
+      blockDurationMs: 15 * 60_000,
+      connectionRequestsPerMinute: 100,
+      streamMessagesPerSecond: 50,
+      controlMessagesPerMinute: 30,
+      disconnectAfterRefusals: 100,
+      maxInFlightPerConnection: 32,
+      maxConnectionsPerUser: 5,
+      connectionsPerIpPerMinute: 0,
+      roomBroadcastsPerMinute: 1000,
+    });
+    expect(loadConfig({ WEBSOCKET_REQUESTS_PER_MINUTE: '0' }).limits.userRequestsPerMinute).toBe(0);
+    expect(config.trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toEqual(['loopback', '10.0.0.0/8']);
+    expect(() => loadConfig({ MAX_BUFFERED_BYTES: '2000000', SLOW_CONSUMER_MAX_BYTES: '1000000' })).toThrow(/SLOW_CONSUMER_MAX_BYTES/);
+  });
+
+  it("accepts the seeds' legacy variable names, converting seconds, and refuses two names that disagree", () => {
+    const config = loadConfig({
+      JWT_SECRET_KEY: 'a-legacy-secret-long-enough',
+      WEBSOCKET_ALLOWED_ORIGINS: 'https://a.example.com,https://b.example.com',
+      WEBSOCKET_PING_INTERVAL: '25',
+      WEBSOCKET_PING_TIMEOUT: '60',
+      WEBSOCKET_MAX_MESSAGE_RATE: '90',
+    });
+    expect(config.jwt).toMatchObject({ secret: 'a-legacy-secret-long-enough', generated: false });
+    expect(config.allowedOrigins).toEqual(['https://a.example.com', 'https://b.example.com']);
+    expect(config.pingIntervalMs).toBe(25_000);
+    expect(config.pingTimeoutMs).toBe(60_000);
+    expect(config.limits.userRequestsPerMinute).toBe(90);
+    // The same value under both names is fine (order of a list does not matter).
+    expect(loadConfig({ ALLOWED_ORIGINS: 'https://b.example.com, https://a.example.com', WEBSOCKET_ALLOWED_ORIGINS: 'https://a.example.com,https://b.example.com' }).allowedOrigins).toHaveLength(2);
+    expect(loadConfig({ PING_INTERVAL_MS: '25000', WEBSOCKET_PING_INTERVAL: '25' }).pingIntervalMs).toBe(25_000);
+
+    let error: unknown;
+    try {
+      loadConfig({ JWT_SECRET: 'one-secret-long-enough-here', JWT_SECRET_KEY: 'another-secret-long-enough', PING_TIMEOUT_MS: '1000', WEBSOCKET_PING_TIMEOUT: '60' });
+    } catch (err) {
+      error = err;
+    }
+    const message = (error as Error).message;
+    expect(message).toMatch(/JWT_SECRET: disagrees with its legacy name JWT_SECRET_KEY; set only one/);
+    expect(message).toMatch(/PING_TIMEOUT_MS: disagrees with its legacy name WEBSOCKET_PING_TIMEOUT \(PING_TIMEOUT_MS=1000, WEBSOCKET_PING_TIMEOUT=60\)/);
+    // A secret never appears in the message.
+    expect(message).not.toContain('one-secret');
+    expect(message).not.toContain('another-secret');
+  });
 });

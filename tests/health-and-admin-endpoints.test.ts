@@ -18,6 +18,21 @@ describe('HTTP endpoints of one pod', () => {
     expect(health.body).toMatchObject({ status: 'healthy', pod: gw.config.podId, redis: 'disabled', connections: 0 });
   });
 
+  it('sends security headers on every HTTP response, Express routes and engine.io polling alike', async () => {
+    const gw = await startGateway();
+    for (const path of ['/healthz', '/api/v1/ws/stats', '/no-such-route']) {
+      const res = await fetch(urlOf(gw, path));
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(res.headers.get('content-security-policy')).toMatch(/default-src/);
+      expect(res.headers.get('x-powered-by')).toBeNull();
+    }
+    const polling = await fetch(urlOf(gw, '/socket.io/?EIO=4&transport=polling'));
+    expect(polling.status).toBe(200);
+    expect(polling.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(polling.headers.get('referrer-policy')).toBe('no-referrer');
+  });
+
   it('guards stats and rooms with an admin token', async () => {
     const gw = await startGateway();
     expect((await get(urlOf(gw, '/api/v1/ws/stats'))).status).toBe(401);

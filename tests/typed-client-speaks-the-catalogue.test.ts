@@ -20,5 +20,14 @@ describe('the typed client of clients/', () => {
     const ack = await client.emitWithAck('join_room', { room_id: 'typed-room' });
     expect(ack).toEqual({ ok: true, room_id: 'typed-room' });
     expect(await state).toMatchObject({ room_id: 'typed-room', total_users: 1 });
+
+    // Acks are typed by the catalogue's `ack` declaration: these field accesses are checked by tsc.
+    const update = await client.emitWithAck('cell_update', { sheet_id: 'sheet', cell_id: 'A1', value: 'x' });
+    if (!update.ok) throw new Error(`refused: ${update.error.code}`);
+    const version: number = update.version;
+    const author: string = update.cell.user_id;
+    expect({ version, author }).toEqual({ version: 1, author: 'typed' });
+    const stale = await client.emitWithAck('cell_update', { sheet_id: 'sheet', cell_id: 'A1', value: 'y', version: 0 });
+    expect(stale.ok ? null : stale.error.code).toBe('VERSION_CONFLICT');
   });
 });

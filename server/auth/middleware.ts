@@ -25,6 +25,8 @@ export interface HandshakeGuard {
 }
 
 const ADMISSION = Symbol('gateway.admission');
+/** What an admitted connection keeps (one shared promise, not its own). */
+const ADMITTED: Promise<void> = Promise.resolve();
 type AdmittedConn = { [ADMISSION]?: Promise<void>; id: string; request: Parameters<AddressOf>[0]; once(event: 'close', fn: () => void): unknown };
 
 /**
@@ -35,7 +37,8 @@ type AdmittedConn = { [ADMISSION]?: Promise<void>; id: string; request: Paramete
  */
 function admit(guard: HandshakeGuard, socket: GatewaySocket, principal: Principal): Promise<void> {
   const conn = socket.conn as unknown as AdmittedConn;
-  return (conn[ADMISSION] ??= (async () => {
+  if (conn[ADMISSION]) return conn[ADMISSION];
+  const admission = (async () => {
     const ip = await guard.limits.ipConnection(guard.clientAddress(conn.request));
     if (!ip.allowed) {
       throw new GatewayError(ErrorCodes.CONNECTION_LIMIT, 'Too many new connections from this address, try again later', { retry_after_ms: ip.retryAfterMs });
@@ -47,7 +50,13 @@ function admit(guard: HandshakeGuard, socket: GatewaySocket, principal: Principa
       throw new GatewayError(ErrorCodes.CONNECTION_LIMIT, `At most ${connections.limit} connections per user`, { limit: connections.limit });
     }
     conn.once('close', () => void connections.close(principal.userId, conn.id).catch(() => undefined));
-  })());
+  })();
+  conn[ADMISSION] = admission;
+  admission.then(
+    () => (conn[ADMISSION] = ADMITTED),
+    () => undefined,
+  );
+  return admission;
 }
 
 /**

@@ -62,6 +62,9 @@ function redisLimiterFactory(client: RedisClient, log: Logger): LimiterFactory {
       duration: b.seconds,
       blockDuration: b.blockSeconds ?? 0,
       inMemoryBlockOnConsumed: b.points + 1,
+      // With a block, memory must hold the key for the block (and Redis must be told of it);
+      // without one, until the window ends.
+      inMemoryBlockDuration: b.blockSeconds ?? 0,
       insuranceLimiter: memoryLimiter(b),
     });
     const consume = limiter.consume.bind(limiter);

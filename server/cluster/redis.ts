@@ -28,6 +28,24 @@ export interface RedisObserver {
   clientError(): void;
 }
 
+/** How long a QUIT may wait for its answer before the socket is simply closed. */
+const QUIT_TIMEOUT_MS = 2000;
+
+/**
+ * Closes a client: QUIT once it is connected (pending replies arrive first). A client still
+ * reconnecting gets QUIT_TIMEOUT_MS to come back; after that its socket is simply closed (QUIT
+ * would wait in the offline queue for a server that may not come back), failing what it queued.
+ */
+async function closeClient(client: RedisClient): Promise<void> {
+  if (!client.isOpen) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), QUIT_TIMEOUT_MS)));
+  const ready = client.isReady ? Promise.resolve() : new Promise<void>((resolve) => client.once('ready', () => resolve()));
+  const result = await Promise.race([ready.then(() => client.quit()).catch(() => undefined), late]);
+  clearTimeout(timer);
+  if (result === 'late' && client.isOpen) await client.disconnect().catch(() => undefined);
+}
+
 export async function connectRedis(url: string, logger: Logger, observer?: RedisObserver): Promise<RedisConnections> {
   const log = logger.child({ module: 'redis' });
   const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000);
@@ -71,7 +89,7 @@ export async function connectRedis(url: string, logger: Logger, observer?: Redis
     ready: () => pub.isReady && sub.isReady && data.isReady,
     onRestored: (listener) => restored.push(listener),
     async close() {
-      await Promise.allSettled([pub, sub, data].map((c) => (c.isOpen ? c.quit() : Promise.resolve())));
+      await Promise.allSettled([pub, sub, data].map(closeClient));
     },
   };
 }

@@ -1,15 +1,11 @@
 import { ErrorCodes, GatewayError } from '../../shared/errors';
 import type { Principal } from '../auth/principal';
+import { Deadlines } from '../deadlines';
 import type { GatewaySocket } from '../types';
 import type { Feature } from './context';
 
-/** setTimeout's longest delay; a later expiry is re-checked after it. */
-const MAX_DELAY = 2 ** 31 - 1;
-
-interface Timers {
-  warn?: NodeJS.Timeout;
-  expire?: NodeJS.Timeout;
-}
+/** How precisely warnings and expiries are timed. */
+const TICK_MS = 250;
 
 /** The sockets of one connection: a Socket.IO client's namespaces share its token. */
 function connectionSockets(socket: GatewaySocket): GatewaySocket[] {
@@ -26,41 +22,36 @@ function connectionSockets(socket: GatewaySocket): GatewaySocket[] {
  * refuses messages of an expired token in the moment before its timer fires.
  */
 export const registerLiveTokens: Feature = (ctx) => {
-  const timers = new WeakMap<GatewaySocket, Timers>();
   const warnMs = ctx.config.tokenExpiryWarningMs;
 
-  const clear = (socket: GatewaySocket) => {
-    const t = timers.get(socket);
-    if (!t) return;
-    clearTimeout(t.warn);
-    clearTimeout(t.expire);
-    timers.delete(socket);
+  const warn = (socket: GatewaySocket) => {
+    const expiresAt = socket.data.principal.expiresAt;
+    if (expiresAt === undefined || !socket.connected) return;
+    socket.emit('token_expiring', { expires_at: new Date(expiresAt).toISOString(), expires_in_ms: Math.max(0, expiresAt - Date.now()) });
   };
 
   const expire = (socket: GatewaySocket) => {
     const expiresAt = socket.data.principal.expiresAt;
     if (expiresAt === undefined || socket.disconnected) return;
-    if (expiresAt > Date.now()) return schedule(socket); // refreshed, or a far expiry re-checked
+    if (expiresAt > Date.now()) return schedule(socket); // refreshed meanwhile
     ctx.metrics.tokenExpired();
     ctx.disconnect(socket, new GatewayError(ErrorCodes.AUTHENTICATION_FAILED, 'Token expired'));
   };
 
+  const warnings = new Deadlines<GatewaySocket>(TICK_MS, warn);
+  const expiries = new Deadlines<GatewaySocket>(TICK_MS, expire);
+
+  const clear = (socket: GatewaySocket) => {
+    warnings.delete(socket);
+    expiries.delete(socket);
+  };
+
   const schedule = (socket: GatewaySocket) => {
-    clear(socket);
     const expiresAt = socket.data.principal.expiresAt;
-    if (expiresAt === undefined) return;
-    const now = Date.now();
-    const t: Timers = {};
-    const warnAt = expiresAt - warnMs;
-    if (warnMs > 0 && warnAt - now < MAX_DELAY) {
-      t.warn = setTimeout(() => {
-        if (socket.connected) socket.emit('token_expiring', { expires_at: new Date(expiresAt).toISOString(), expires_in_ms: Math.max(0, expiresAt - Date.now()) });
-      }, Math.max(0, warnAt - now));
-      t.warn.unref();
-    }
-    t.expire = setTimeout(() => expire(socket), Math.min(MAX_DELAY, Math.max(0, expiresAt - now)));
-    t.expire.unref();
-    timers.set(socket, t);
+    if (expiresAt === undefined) return clear(socket);
+    if (warnMs > 0 && expiresAt - warnMs > Date.now()) warnings.set(socket, expiresAt - warnMs);
+    else if (warnMs > 0) warnings.set(socket, Date.now());
+    expiries.set(socket, expiresAt);
   };
 
   ctx.onConnect(schedule);
@@ -83,9 +74,14 @@ export const registerLiveTokens: Feature = (ctx) => {
     }
     for (const socket of connectionSockets(call.socket)) {
       socket.data.principal = principal;
-      if (timers.has(socket) || socket === call.socket) schedule(socket);
+      schedule(socket);
     }
     call.log.debug('token refreshed', { expires_at: principal.expiresAt });
     return { user_id: principal.userId, expires_at: principal.expiresAt === undefined ? null : new Date(principal.expiresAt).toISOString() };
   });
+
+  return () => {
+    warnings.stop();
+    expiries.stop();
+  };
 };

@@ -1,5 +1,6 @@
 import { ErrorCodes, GatewayError } from '../../shared/errors';
 import type { RateClass } from '../../shared/messages/define';
+import { markClosing } from '../disconnect';
 import { WindowCounter } from '../limits/window';
 import type { GuardInput } from '../pipeline';
 import type { GatewaySocket } from '../types';
@@ -48,7 +49,8 @@ export const registerRateLimits: Feature = (ctx) => {
     const { socket } = input;
     if (input.rate !== 'stream' && budgetsOf(socket).refusals?.take(Date.now())) {
       log.warn('closing a connection that keeps exceeding its rate limits', { socket_id: socket.id, user_id: socket.data.principal.userId });
-      // After this message's refusal has been sent.
+      // Nothing more of it is served from now on; it is told why after this message's refusal.
+      markClosing(socket.conn);
       process.nextTick(() => ctx.disconnect(socket, new GatewayError(ErrorCodes.RATE_LIMIT_EXCEEDED, 'Rate limit exceeded')));
     }
     const per = scope === 'user' ? 'for this user' : 'on this connection';
