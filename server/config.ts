@@ -67,7 +67,31 @@ const EnvSchema = z.object({
   TOKEN_EXPIRY_WARNING_MS: int(60000, 0),
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   METRICS_PORT: int(0).pipe(z.number().max(65535)),
+  // AI streaming and backend calls (README: AI streaming, Calling your backends).
+  AI_UPSTREAM_URL: optionalString.pipe(z.string().url().refine((u) => /^https?:/.test(u), 'must be http:// or https://').optional()),
+  AI_API_KEY: optionalString,
+  AI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  AI_TIMEOUT_MS: int(120000, 100),
+  AI_MAX_CONCURRENT_PER_USER: int(2, 1),
+  AI_PROGRESS_INTERVAL_MS: int(50, 0),
+  AI_SYSTEM_PROMPT: optionalString,
+  CALCULATIONS_URL: optionalString.pipe(z.string().url().refine((u) => /^https?:/.test(u), 'must be http:// or https://').optional()),
+  RPC_ROUTES: optionalString,
+  RPC_TIMEOUT_MS: int(29000, 100),
+  RPC_MAX_IN_FLIGHT_PER_CONNECTION: int(8, 1),
 });
+
+/** Event names Socket.IO or the native dialects keep for themselves: a client could never send them. */
+const RESERVED_TYPES = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener', 'error', 'ping', 'pong', 'auth']);
+
+/** RPC_ROUTES: a JSON object from message type to backend URL. */
+const RpcRoutes = z.record(
+  z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,63}$/, 'message types are lower_snake_case')
+    .refine((t) => !RESERVED_TYPES.has(t), 'is reserved by Socket.IO or the native protocols'),
+  z.string().url().refine((u) => /^https?:/.test(u), 'must be http:// or https://'),
+);
 
 /**
  * TRUST_PROXY: unset or `false` uses the peer address; `true` trusts every proxy (the left-most
@@ -143,6 +167,32 @@ export interface Config {
   /** GET /metrics: a bearer token it requires, and/or a separate port it is served on (0: the main port). */
   readonly metrics: { readonly token?: string; readonly port: number };
   readonly trustProxy: TrustProxy;
+  readonly ai: AiConfig;
+  readonly rpc: RpcConfig;
+}
+
+/** The OpenAI-compatible Chat Completions upstream (unset url: AI requests get UPSTREAM_UNAVAILABLE). */
+export interface AiConfig {
+  /** Base URL, e.g. `http://localhost:11434/v1` (`/chat/completions` is appended). */
+  readonly upstreamUrl?: string;
+  /** Sent as `Authorization: Bearer`; never logged, never sent to clients. */
+  readonly apiKey?: string;
+  readonly model: string;
+  /** A stream that has not finished after this long ends with an error. */
+  readonly timeoutMs: number;
+  readonly maxConcurrentPerUser: number;
+  /** Deltas are coalesced to at most one event per stream per interval. */
+  readonly progressIntervalMs: number;
+  readonly systemPrompt?: string;
+}
+
+/** Backend calls: seed 000's calculations and the custom message routes. */
+export interface RpcConfig {
+  readonly calculationsUrl?: string;
+  /** Message type → URL. */
+  readonly routes: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  readonly maxInFlightPerConnection: number;
 }
 
 /** Rate limits and caps; 0 turns one off. Which class each applies to is in README.md. */
@@ -205,6 +255,20 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
   if (e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
     problems.push('METRICS_PORT: must differ from PORT (unset it to serve /metrics on PORT)');
   }
+  let routes: Record<string, string> = {};
+  if (e.RPC_ROUTES) {
+    let json: unknown;
+    try {
+      json = JSON.parse(e.RPC_ROUTES);
+    } catch {
+      problems.push('RPC_ROUTES: must be a JSON object of message type to URL');
+    }
+    if (json !== undefined) {
+      const parsedRoutes = RpcRoutes.safeParse(json);
+      if (parsedRoutes.success) routes = parsedRoutes.data;
+      else problems.push(...parsedRoutes.error.issues.map((i) => `RPC_ROUTES${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`));
+    }
+  }
   if (e.PRESENCE_TTL_MS <= e.PRESENCE_HEARTBEAT_MS) {
     problems.push('PRESENCE_TTL_MS: must be greater than PRESENCE_HEARTBEAT_MS');
   }
@@ -257,6 +321,21 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     tokenExpiryWarningMs: e.TOKEN_EXPIRY_WARNING_MS,
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT },
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    ai: {
+      upstreamUrl: e.AI_UPSTREAM_URL,
+      apiKey: e.AI_API_KEY,
+      model: e.AI_MODEL,
+      timeoutMs: e.AI_TIMEOUT_MS,
+      maxConcurrentPerUser: e.AI_MAX_CONCURRENT_PER_USER,
+      progressIntervalMs: e.AI_PROGRESS_INTERVAL_MS,
+      systemPrompt: e.AI_SYSTEM_PROMPT,
+    },
+    rpc: {
+      calculationsUrl: e.CALCULATIONS_URL,
+      routes,
+      timeoutMs: e.RPC_TIMEOUT_MS,
+      maxInFlightPerConnection: e.RPC_MAX_IN_FLIGHT_PER_CONNECTION,
+    },
   };
   return deepFreeze(config);
 }

@@ -1,16 +1,20 @@
 import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
 import { catalogueProblems, clientMessage, clientMessages, isServerMessage, namespaceAccepts, type AckCallback } from '../shared/catalogue';
 import { ErrorCodes, GatewayError, toGatewayError } from '../shared/errors';
 import type { MessageDef } from '../shared/messages/define';
 import type { NamespaceName } from '../shared/namespaces';
 import type { PodActivity } from './cluster/activity';
 import type { Config } from './config';
-import type { AckData, ConnectListener, DisconnectListener, MessageHandler } from './handlers/context';
+import type { AckData, Call, ConnectListener, DisconnectListener, MessageHandler } from './handlers/context';
 import type { Logger } from './logger';
 import type { CallOutcome, Guard, GuardInput, Observer, Stage } from './pipeline';
 import { SocketCall, callsOf } from './call';
 import { isClosing } from './disconnect';
 import type { GatewayNamespace, GatewaySocket } from './types';
+
+/** A custom route's payload: any JSON object (its backend validates it). */
+const CUSTOM_PAYLOAD = z.record(z.unknown());
 
 /** A socket whose messages wait behind one that is being guarded asynchronously. */
 const GUARDING = Symbol('gateway.guarding');
@@ -59,6 +63,7 @@ interface Route {
  */
 export class Dispatcher {
   private readonly routes = new Map<string, Route>();
+  private readonly custom = new Set<string>();
   private readonly guards: Guard[] = [];
   private readonly observers: Observer[] = [];
   private readonly connectListeners: ConnectListener[] = [];
@@ -83,6 +88,19 @@ export class Dispatcher {
     this.routes.set(type, { def, run: handler, maxBytes: Math.min(def.maxBytes ?? Infinity, this.config.maxMessageBytes) });
   }
 
+  /**
+   * Serves a message type that is not in the catalogue: a team's own type routed to its backend
+   * (RPC_ROUTES). Its payload is any JSON object, its rate class `request`, served on `/` only
+   * (feature namespaces accept their catalogue types). It may not shadow a catalogue type.
+   */
+  handleCustom(type: string, handler: (payload: Record<string, unknown>, call: Call) => Promise<AckData | void>): void {
+    if (clientMessage(type)) throw new Error(`RPC route ${type} shadows a message type of the catalogue`);
+    if (this.routes.has(type)) throw new Error(`Message type ${type} has two handlers`);
+    const def: MessageDef = { schema: CUSTOM_PAYLOAD, rate: 'request', ack: CUSTOM_PAYLOAD, namespaces: [] };
+    this.routes.set(type, { def, run: handler as MessageHandler<never>, maxBytes: this.config.maxMessageBytes });
+    this.custom.add(type);
+  }
+
   guard(guard: Guard): void {
     this.guards.push(guard);
   }
@@ -103,6 +121,7 @@ export class Dispatcher {
   verify(): void {
     const problems = catalogueProblems();
     for (const type of Object.keys(clientMessages)) if (!this.routes.has(type)) problems.push(`${type}: no handler`);
+    for (const type of this.custom) if (clientMessage(type)) problems.push(`${type}: a custom route shadows a catalogue type`);
     for (const { def } of this.routes.values()) if (def.reply !== undefined && !isServerMessage(def.reply)) problems.push(`${def.reply}: unknown reply`);
     if (problems.length) throw new Error(`Message catalogue and handlers disagree: ${problems.join('; ')}`);
   }

@@ -1,3 +1,4 @@
+import { registerAi } from './handlers/ai';
 import type { Feature } from './handlers/context';
 import { registerCalculations } from './handlers/calculations';
 import { registerCells } from './handlers/cells';
@@ -7,6 +8,7 @@ import { registerCursors } from './handlers/cursors';
 import { registerLiveTokens } from './handlers/live-tokens';
 import { registerRateLimits } from './handlers/rate-limits';
 import { registerRooms } from './handlers/rooms';
+import { registerRpc } from './handlers/rpc';
 import { registerSessions } from './handlers/sessions';
 import { registerStatus } from './handlers/status';
 import { registerStreams } from './handlers/streams';
@@ -29,4 +31,6 @@ export const features: readonly Feature[] = [
   registerChat,
   registerStreams,
   registerCalculations,
+  registerRpc,
+  registerAi,
 ];

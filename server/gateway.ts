@@ -108,7 +108,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const stores = createStores(config, redis, logger);
   const limits = createLimits(config.limits, logger, redis ? { data: redis.data, podId: config.podId, podTtlMs: config.presence.ttlMs } : undefined);
   // Native WebSocket clients of the seed protocols become Socket.IO sockets of `/` (server/compat).
-  const closeNativeEndpoints = attachNativeEndpoints({ io, httpServer, config, logger, verify });
+  const closeNativeEndpoints = attachNativeEndpoints({ io, httpServer, config, logger, verify, metrics });
 
   const recordFrameSize = frameSizeRecorder(smallestFrameLimit(config));
   io.engine.on('connection', (conn) => {
@@ -166,6 +166,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   }
 
   const control = new ConnectionControl(io, logger, Boolean(redis));
+  const drainListeners: Array<(timeoutMs: number) => Promise<void>> = [];
   const ctx: FeatureContext = {
     io,
     stores,
@@ -178,18 +179,36 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     verify,
     control,
     handle: (type, handler) => dispatcher.handle(type, handler as never),
+    handleCustom: (type, handler) => dispatcher.handleCustom(type, handler),
     onConnect: (listener) => dispatcher.onConnect(listener),
     onDisconnect: (listener) => dispatcher.onDisconnect(listener),
     guard: (guard) => dispatcher.guard(guard),
     observe: (observer) => dispatcher.observe(observer),
     disconnect: disconnectWith,
+    onDrain: (listener) => drainListeners.push(listener),
+    clustered: Boolean(redis),
   };
   const disposers: Dispose[] = [];
-  for (const feature of features) {
-    const dispose = feature(ctx);
-    if (dispose) disposers.push(dispose);
+  // A pod that cannot start (a feature's configuration refused, the port taken) releases what it
+  // had opened: timers, Redis connections, the HTTP server.
+  const failStart = async (err: unknown): Promise<never> => {
+    for (const dispose of disposers.reverse()) await Promise.resolve(dispose()).catch(() => undefined);
+    closeNativeEndpoints();
+    io.close();
+    httpServer.close();
+    metrics.close();
+    await redis?.close();
+    throw err;
+  };
+  try {
+    for (const feature of features) {
+      const dispose = feature(ctx);
+      if (dispose) disposers.push(dispose);
+    }
+    dispatcher.verify();
+  } catch (err) {
+    await failStart(err);
   }
-  dispatcher.verify();
   disposers.push(watchSlowConsumers({ io, config, logger, metrics }));
 
   app.use(
@@ -217,16 +236,13 @@ export async function createGateway(config: Config, options: { logger?: Logger }
       httpServer.off('error', reject);
       resolve();
     });
-  });
+  }).catch(failStart);
   const port = (httpServer.address() as AddressInfo).port;
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   try {
     if (config.metrics.port) metricsServer = await startMetricsServer(metrics, { port: config.metrics.port, host: config.host, token: config.metrics.token });
   } catch (err) {
-    httpServer.close();
-    io.close();
-    await redis?.close();
-    throw err;
+    await failStart(err);
   }
   log.info('gateway listening', { port, host: config.host, pod: config.podId, redis: Boolean(redis), metrics_port: metricsServer?.port });
 
@@ -237,8 +253,13 @@ export async function createGateway(config: Config, options: { logger?: Logger }
       closeNativeEndpoints(); // no new native upgrades; native connections close with 1001 below
       log.info('shutting down', { connections: io.engine.clientsCount });
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      // Calls in flight answer their callers first (half the shutdown budget), then are aborted.
-      await dispatcher.drainCalls(Math.floor(config.shutdownTimeoutMs / 2));
+      // Calls in flight and streams answer their callers first (half the shutdown budget), then
+      // are aborted, while the clients are still connected to hear it.
+      const budget = Math.floor(config.shutdownTimeoutMs / 2);
+      await Promise.all([
+        dispatcher.drainCalls(budget),
+        ...drainListeners.map((drain) => drain(budget).catch((err) => log.warn('drain failed', { error: String(err) }))),
+      ]);
       // Closing the transport (not a Socket.IO disconnect) makes clients reconnect, to another pod.
       const engineClients = (io.engine as unknown as { clients: Record<string, { close(): void }> }).clients;
       for (const conn of Object.values(engineClients)) conn.close();

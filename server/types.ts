@@ -7,6 +7,11 @@ import type { ActivitySnapshot } from './cluster/activity';
 /** What each socket carries after the handshake. */
 export interface SocketData {
   principal: Principal;
+  /**
+   * The raw token the principal came from, forwarded to backends as the caller's identity
+   * (`Authorization: Bearer`); replaced by `refresh_token`. Never logged.
+   */
+  token: string;
   /** Client room ids this socket joined (created on first join). */
   rooms?: Set<string>;
   /** Collaboration sessions this socket joined, with its role in each (created on first join). */
@@ -29,6 +34,8 @@ export interface InterServerEvents {
   'gateway:stats': (reply: (stats: PodStats) => void) => void;
   /** Close local connections in a room (see server/cluster/control.ts). */
   'gateway:close': (order: CloseOrder) => void;
+  /** Cancel a user's AI stream on whichever pod runs it (server/ai/streams.ts). */
+  'gateway:ai_cancel': (order: { userId: string; requestId?: string; correlation?: string | number }) => void;
 }
 
 /** An order to every pod: close the connections in `room` (but `except`, and only those older than `olderThan`). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ErrorBody, ErrorCode } from './errors';
+import { aiClientMessages, aiServerMessages } from './messages/ai';
 import { calculationClientMessages, calculationServerMessages } from './messages/calculations';
 import { connectionClientMessages, connectionServerMessages } from './messages/connection';
 import type { EventDef, MessageDef } from './messages/define';
@@ -24,6 +25,7 @@ export const clientMessages = {
   ...chatClientMessages,
   ...streamClientMessages,
   ...calculationClientMessages,
+  ...aiClientMessages,
 } as const;
 
 export const serverMessages = {
@@ -35,6 +37,7 @@ export const serverMessages = {
   ...chatServerMessages,
   ...streamServerMessages,
   ...calculationServerMessages,
+  ...aiServerMessages,
 } as const;
 
 export type ClientMessageType = keyof typeof clientMessages;

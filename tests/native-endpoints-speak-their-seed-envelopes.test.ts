@@ -118,7 +118,8 @@ describe('/ws (seed 001): {type, payload, timestamp, correlation_id}', () => {
     ws.send({ type: 'status_update', payload: { status: 'away', correlation_id: 'c-4' } });
     expect(await ws.next('ack')).toMatchObject({ payload: { message_type: 'status_update', status: 'away' }, correlation_id: 'c-4' });
     ws.send({ type: 'user_message', payload: { content: 'hi' } });
-    expect((await ws.next('error')).payload).toMatchObject({ code: 'UNKNOWN_MESSAGE_TYPE', recoverable: true, message_type: 'user_message' });
+    // Served once AI_UPSTREAM_URL is set (tests/ai-streams-*); without it, the variable is named.
+    expect((await ws.next('error')).payload).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', error: expect.stringContaining('AI_UPSTREAM_URL'), recoverable: true, message_type: 'user_message' });
     expect(await ws.next('heartbeat')).toEqual({ type: 'heartbeat', payload: { server_time: expect.any(Number) }, timestamp: expect.any(Number) });
   });
 
@@ -141,7 +142,7 @@ describe('/api/websockets/ws/{token} (seed 000): untyped calculation requests, {
     ws.send({ chart_id: 'chart-123', calculation_type: 'positions', parameters: { planets: ['SUN', 'MOON'] } });
     expect(await ws.next((f) => f.status !== undefined)).toEqual({
       status: 'error',
-      message: 'No calculation backend is configured on this gateway: cannot compute positions for chart chart-123',
+      message: 'No calculation backend is configured on this gateway (set CALCULATIONS_URL): cannot compute positions for chart chart-123',
       code: 'UPSTREAM_UNAVAILABLE',
       calculation_type: 'positions',
       chart_id: 'chart-123',

@@ -4,9 +4,11 @@
 // recorder the assertions read. Each seed snippet keeps its original text inside the functions.
 import WebSocket from 'ws';
 import { connectV4, request, waitFor } from './support/clients';
+import { FakeBackend } from './support/fake-backend';
 import { startGateway, urlOf } from './support/gateway';
 import { cleanUpAfterEach } from './support/lifecycle';
 import { closeNatives } from './support/native';
+import { freePort } from './support/redis';
 import { token as sign } from './support/tokens';
 
 cleanUpAfterEach();
@@ -117,13 +119,18 @@ describe('seed 002 JavaScript client (/api/v1/ws)', () => {
 });
 
 describe('seed 000 JavaScript client (/api/websockets/ws/{token})', () => {
-  it('sends the documented request and logs the calculation error the gateway answers', async () => {
-    const gw = await startGateway();
-    const console = new RecordingConsole();
+  let backend: FakeBackend;
+  beforeEach(async () => {
+    backend = await FakeBackend.start();
+  });
+  afterEach(async () => {
+    await backend.close();
+  });
 
+  /** The seed's client, run as documented against the gateway on `port`; it logs to `console`. */
+  function runSeedClient(port: number, token: string, console: RecordingConsole): WebSocket {
     // --- seed 000 "JavaScript Client" ---
-    const token = sign({ sub: 'astrologer' });
-    const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/api/websockets/ws/${token}`);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/websockets/ws/${token}`);
     sockets.push(ws);
 
     // @ts-ignore: the seed code leaves this unused
@@ -154,15 +161,43 @@ describe('seed 000 JavaScript client (/api/websockets/ws/{token})', () => {
       console.log('WebSocket closed:', event.code, event.reason);
     };
     // --- end of seed code ---
+    return ws;
+  }
+
+  it('logs the result the calculation backend computed for the caller', async () => {
+    const positions = { SUN: { longitude: 280.4 }, MOON: { longitude: 12.9 } };
+    backend.answer('/calculate', { body: positions });
+    const gw = await startGateway({ CALCULATIONS_URL: `${backend.url}/calculate` });
+    const console = new RecordingConsole();
+    const token = sign({ sub: 'astrologer' });
+    runSeedClient(gw.port, token, console);
 
     await console.next('WebSocket connected');
-    const [, message] = await console.next('Calculation error:');
-    expect(message).toBe('No calculation backend is configured on this gateway: cannot compute positions for chart chart-123');
+    expect(await console.next('Calculation result:')).toEqual(['Calculation result:', positions]);
+    const sent = await backend.request('/calculate');
+    expect(sent.headers.authorization).toBe(`Bearer ${token}`);
+    expect(sent.headers['x-user-id']).toBe('astrologer');
+    expect(sent.body).toEqual({ chart_id: 'chart-123', calculation_type: 'positions', parameters: { planets: ['SUN', 'MOON', 'MERCURY', 'VENUS', 'MARS'] } });
 
     // A second connection of the same user replaces this one (seed 000's connection manager).
     const again = new WebSocket(`ws://127.0.0.1:${gw.port}/api/websockets/ws/${token}`);
     sockets.push(again);
     expect(await console.next('WebSocket closed:')).toEqual(['WebSocket closed:', 1008, 'Replaced by a newer connection of the same user']);
+  });
+
+  it("logs the backend's 403 reason when the chart is not the caller's", async () => {
+    backend.answer('/calculate', { status: 403, body: { detail: 'Not authorized to access this chart' } });
+    const gw = await startGateway({ CALCULATIONS_URL: `${backend.url}/calculate` });
+    const console = new RecordingConsole();
+    runSeedClient(gw.port, sign({ sub: 'astrologer' }), console);
+    expect(await console.next('Calculation error:')).toEqual(['Calculation error:', 'Not authorized to access this chart']);
+  });
+
+  it('logs "Backend unavailable" when the calculation backend is down', async () => {
+    const gw = await startGateway({ CALCULATIONS_URL: `http://127.0.0.1:${await freePort()}/calculate` });
+    const console = new RecordingConsole();
+    runSeedClient(gw.port, sign({ sub: 'astrologer' }), console);
+    expect(await console.next('Calculation error:')).toEqual(['Calculation error:', 'Backend unavailable: connection refused']);
   });
 });
 

@@ -3,8 +3,10 @@
 // their server side and tests in Python; their documented client exchanges are run the same way.
 // Skipped only when no python3 with the websockets module is installed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { FakeBackend } from './support/fake-backend';
 import { startGateway } from './support/gateway';
 import { cleanUpAfterEach } from './support/lifecycle';
+import { freePort } from './support/redis';
 import { token } from './support/tokens';
 
 cleanUpAfterEach();
@@ -68,16 +70,15 @@ function runPython(script: string): { output: () => string; until: (text: string
 }
 
 describe('seed Python clients', () => {
-  itWithPython('seed 000: the documented calculation client prints the gateway\'s error reply', async () => {
-    const gw = await startGateway();
-    const script = `
+  /** Seed 000's "Python Client", adapted only in host, port and token. */
+  const seed000Client = (port: number, jwt: string) => `
 import asyncio
 import websockets
 import json
 
 async def websocket_client():
-    token = "${token({ sub: 'astrologer' })}"
-    uri = f"ws://127.0.0.1:${gw.port}/api/websockets/ws/{token}"
+    token = "${jwt}"
+    uri = f"ws://127.0.0.1:${port}/api/websockets/ws/{token}"
     
     async with websockets.connect(uri) as websocket:
         # Send calculation request
@@ -103,9 +104,34 @@ async def websocket_client():
 # Run the client
 asyncio.run(websocket_client())
 `;
-    const run = runPython(script);
-    expect(await run.exit).toBe(0);
-    expect(run.output().trim()).toBe('Error: No calculation backend is configured on this gateway: cannot compute aspects for chart chart-123');
+
+  itWithPython('seed 000: the documented calculation client prints the backend result, its 403 reason, and "Backend unavailable"', async () => {
+    const backend = await FakeBackend.start();
+    try {
+      const gw = await startGateway({ CALCULATIONS_URL: `${backend.url}/calculate` });
+      const jwt = token({ sub: 'astrologer' });
+
+      backend.answer('/calculate', { body: { aspects: [{ between: ['SUN', 'MOON'], type: 'TRINE', orb: 1.5 }] } });
+      const success = runPython(seed000Client(gw.port, jwt));
+      expect(await success.exit).toBe(0);
+      expect(success.output().trim()).toBe("Calculation result: {'aspects': [{'between': ['SUN', 'MOON'], 'type': 'TRINE', 'orb': 1.5}]}");
+      const sent = await backend.request('/calculate');
+      expect(sent.headers.authorization).toBe(`Bearer ${jwt}`);
+      expect(sent.headers['x-user-id']).toBe('astrologer');
+      expect(sent.body).toEqual({ chart_id: 'chart-123', calculation_type: 'aspects', parameters: { aspects: ['CONJUNCTION', 'OPPOSITION', 'TRINE'] } });
+
+      backend.answer('/calculate', { status: 403, body: { detail: 'Not authorized to access this chart' } });
+      const denied = runPython(seed000Client(gw.port, jwt));
+      expect(await denied.exit).toBe(0);
+      expect(denied.output().trim()).toBe('Error: Not authorized to access this chart');
+
+      const down = await startGateway({ CALCULATIONS_URL: `http://127.0.0.1:${await freePort()}/calculate` });
+      const unavailable = runPython(seed000Client(down.port, jwt));
+      expect(await unavailable.exit).toBe(0);
+      expect(unavailable.output().trim()).toBe('Error: Backend unavailable: connection refused');
+    } finally {
+      await backend.close();
+    }
   });
 
   itWithPython('seed 003: the documented StreamingClient authenticates and prints data deliveries', async () => {

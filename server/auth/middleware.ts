@@ -74,11 +74,13 @@ export function authMiddleware(guard: HandshakeGuard, logger: Logger) {
   };
   return (socket: GatewaySocket, next: (err?: Error) => void): void => {
     let principal: Principal;
+    let token: string | undefined;
     try {
       if (guard.maxConnections > 0 && guard.connectionCount() > guard.maxConnections) {
         throw new GatewayError(ErrorCodes.CONNECTION_LIMIT, 'Server at capacity, try again later', { [CAPACITY_DETAIL]: true });
       }
-      principal = guard.verify(handshakeToken(socket.handshake));
+      token = handshakeToken(socket.handshake);
+      principal = guard.verify(token);
     } catch (err) {
       return refuse(socket, next, err);
     }
@@ -86,6 +88,7 @@ export function authMiddleware(guard: HandshakeGuard, logger: Logger) {
     admit(guard, socket, principal).then(
       () => {
         socket.data.principal = principal;
+        socket.data.token = token!;
         if (first) guard.admitted?.(socket);
         next();
       },

@@ -3,6 +3,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket as EngineSocket } from 'engine.io';
 import WebSocket, { WebSocketServer } from 'ws';
+import type { ErrorCode } from '../../shared/errors';
 import { createOriginCheck } from '../auth/origins';
 import type { TokenVerifier } from '../auth/verify';
 import type { Config } from '../config';
@@ -20,6 +21,7 @@ export interface NativeEndpointsOptions {
   readonly config: Config;
   readonly logger: Logger;
   readonly verify: TokenVerifier;
+  readonly metrics?: { errorSent(code: ErrorCode): void };
 }
 
 /** Engine.io serves its own upgrades under this path. */
@@ -60,7 +62,8 @@ export function attachNativeEndpoints(options: NativeEndpointsOptions): () => vo
   });
   const engine = io.engine as unknown as EngineRegistry;
   let goingAway = false;
-  const deps: BridgeDeps = { io, config, logger, verify, cache: new OutgoingCache(), goingAway: () => goingAway };
+  const errorSent = options.metrics ? (code: ErrorCode) => options.metrics!.errorSent(code) : undefined;
+  const deps: BridgeDeps = { io, config, logger, verify, cache: new OutgoingCache(), goingAway: () => goingAway, errorSent };
 
   const refuse = (ws: WebSocket, code: number, reason: string, endpoint: Endpoint, address?: string) => {
     log.info('native connection refused', { endpoint: endpoint.dialect.name, code, reason, address });

@@ -41,6 +41,8 @@ export interface BridgeDeps {
   readonly verify: TokenVerifier;
   readonly cache: OutgoingCache;
   readonly goingAway: () => boolean;
+  /** Counts an error the bridge answers itself (bad JSON, unknown frame shapes), outside the pipeline. */
+  readonly errorSent?: (code: ErrorInfo['code']) => void;
 }
 
 type State = 'unauthenticated' | 'connecting' | 'connected' | 'closing' | 'closed';
@@ -153,6 +155,7 @@ export class NativeConnection implements PacketSink, NativeSession {
   }
 
   private sendError(info: ErrorInfo, request?: PendingRequest): void {
+    this.deps.errorSent?.(info.code);
     this.send(this.dialect.encodeError(info, request));
   }
 

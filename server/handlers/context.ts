@@ -65,10 +65,19 @@ export interface FeatureContext {
    * out as the error. Every catalogue type must have exactly one handler (checked at start-up).
    */
   handle<T extends ClientMessageType>(type: T, handler: MessageHandler<T>): void;
+  /** Serves a message type outside the catalogue (RPC_ROUTES): any JSON object, request class, on `/`. */
+  handleCustom(type: string, handler: (payload: Record<string, unknown>, call: Call) => Promise<AckData | void>): void;
   /** Runs for every socket that connects to a namespace, after authentication. */
   onConnect(listener: ConnectListener): void;
   /** Runs when a socket goes, while its rooms are still known; awaited before shutdown completes. */
   onDisconnect(listener: DisconnectListener): void;
+  /**
+   * Shutdown, before the transports close: long-running work (AI streams) gets `timeoutMs` to
+   * finish and then ends itself, telling its clients while they are still connected.
+   */
+  onDrain(listener: (timeoutMs: number) => Promise<void>): void;
+  /** Whether other pods share the adapter (Redis): cross-pod orders travel only then. */
+  readonly clustered: boolean;
   /** Adds a check run before every handler (in registration order). */
   guard(guard: Guard): void;
   /** Adds an observer of every message outcome. */

@@ -74,6 +74,7 @@ export const registerLiveTokens: Feature = (ctx) => {
     }
     for (const socket of connectionSockets(call.socket)) {
       socket.data.principal = principal;
+      socket.data.token = token;
       schedule(socket);
     }
     call.log.debug('token refreshed', { expires_at: principal.expiresAt });

@@ -50,7 +50,10 @@ export function agentsDialect(config: Config): Dialect {
         return { kind: 'frame', frame: withCorrelation({ type: 'pong', payload: { server_time: epochSeconds() }, timestamp: epochSeconds() }, correlation) };
       }
       if (type === 'pong') return { kind: 'ignore' };
-      const payload = (frame as Record<string, unknown>).payload ?? {};
+      let payload = (frame as Record<string, unknown>).payload ?? {};
+      // The request's correlation id travels with it into the handler (agent streams carry it on
+      // every event they send); the envelope's wins over the payload's.
+      if (correlation !== undefined && isRecord(payload)) payload = { ...payload, correlation_id: correlation };
       if (type === 'auth') {
         // Seed 001's token refresh on a live connection: {type: "auth", payload: {token}}.
         const token = isRecord(payload) && typeof payload.token === 'string' ? payload.token : undefined;
@@ -58,7 +61,9 @@ export function agentsDialect(config: Config): Dialect {
       }
       return { kind: 'event', type, payload, reply: correlation === undefined ? undefined : { ref: correlation } };
     },
-    encodeEvent: (event, payload) => JSON.stringify({ type: event, payload, timestamp: epochSeconds() }),
+    // An event about a request (agent streams) carries its correlation_id in the envelope too.
+    encodeEvent: (event, payload) =>
+      withCorrelation({ type: event, payload, timestamp: epochSeconds() }, isRecord(payload) ? correlationValue(payload.correlation_id) : undefined),
     encodeReply: (request: PendingRequest, result) =>
       withCorrelation({ type: 'ack', payload: { message_type: request.type, ...result }, timestamp: epochSeconds() }, request.ref),
     encodeError(e: ErrorInfo, request?: PendingRequest) {
@@ -71,7 +76,7 @@ export function agentsDialect(config: Config): Dialect {
         help: HELP[e.code],
         ...(e.messageType ? { message_type: e.messageType } : {}),
       };
-      return withCorrelation({ type: 'error', payload, timestamp: epochSeconds() }, request?.ref);
+      return withCorrelation({ type: 'error', payload, timestamp: epochSeconds() }, request?.ref ?? correlationValue(e.details.correlation_id));
     },
     encodeAuthSuccess: (session: NativeSession) =>
       JSON.stringify({ type: 'auth_success', payload: { user_id: session.principal.userId, connection_id: session.socket.id }, timestamp: epochSeconds() }),

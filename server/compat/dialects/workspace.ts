@@ -1,11 +1,13 @@
 import { GatewayError } from '../../../shared/errors';
 import { bearerToken } from '../../auth/token';
-import { frameType, isoNow, without, type Dialect, type ErrorInfo } from '../dialect';
+import { clientMessage } from '../../../shared/catalogue';
+import { correlationValue, frameType, isoNow, without, type Dialect, type ErrorInfo, type PendingRequest } from '../dialect';
 
 /** A seed 002 error frame: `{type: "error", error, code, timestamp, message_type?, ...details}`. */
-export function flatErrorFrame(e: ErrorInfo): string {
+export function flatErrorFrame(e: ErrorInfo, request?: PendingRequest): string {
   return JSON.stringify({
     ...e.details,
+    ...(request?.ref != null ? { request_id: request.ref } : {}),
     type: 'error',
     error: e.message,
     code: e.code,
@@ -30,10 +32,15 @@ export function workspaceDialect(): Dialect {
       if (type instanceof GatewayError) return { kind: 'error', error: type };
       if (type === 'ping') return { kind: 'frame', frame: JSON.stringify({ type: 'pong', timestamp: isoNow() }) };
       if (type === 'pong') return { kind: 'ignore' };
-      return { kind: 'event', type, payload: without(frame, ['type']) };
+      // The seed's own types answer with the events their handlers send; a team's own type routed
+      // to its backend (RPC_ROUTES) has no such event, so its result comes back as `<type>_result`.
+      const custom = clientMessage(type) === undefined;
+      const requestId = correlationValue((frame as Record<string, unknown>).request_id);
+      return { kind: 'event', type, payload: without(frame, ['type']), reply: custom ? { ref: requestId ?? null } : undefined };
     },
     encodeEvent: (event, payload) => JSON.stringify({ type: event, ...without(payload, ['type']) }),
-    encodeReply: () => undefined,
-    encodeError: flatErrorFrame,
+    encodeReply: (request, result) =>
+      JSON.stringify({ type: `${request.type}_result`, ...(request.ref != null ? { request_id: request.ref } : {}), result: result.result ?? null, timestamp: isoNow() }),
+    encodeError: (e, request) => flatErrorFrame(e, request),
   };
 }
