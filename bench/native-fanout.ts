@@ -12,6 +12,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
+import { BENCH_LIMITS } from './servers/targets';
 
 const SECRET = 'native-fanout-bench-secret-0123456789';
 const ENTRY = join(resolve(__dirname, '..', '..'), 'dist', 'server', 'index.js');
@@ -36,7 +37,7 @@ async function freePort(): Promise<number> {
 async function startGateway(): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort();
   const proc = spawn(process.execPath, [ENTRY], {
-    env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: SECRET, ROOM_STATE_INTERVAL_MS: '1000' },
+    env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: SECRET, ROOM_STATE_INTERVAL_MS: '1000', ...BENCH_LIMITS },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   for (let i = 0; i < 150; i++) {

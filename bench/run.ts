@@ -12,12 +12,13 @@ import { describeEnvironment } from './report/environment';
 import { OutOfTime, type Ctx } from './scenarios/context';
 import { clusterScenario, fanoutScenario, nativeScenario, steadyScenario } from './scenarios/fanout';
 import { cellsScenario } from './scenarios/cells';
+import { floodScenario } from './scenarios/flood';
 import { memoryScenario } from './scenarios/memory';
 import { REPO_ROOT } from './servers/targets';
 
 /**
- * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells]
- *   [--servers=ws,socketio,gateway] [--sizes=1000,5000] [--profile] [--write-docs]`
+ * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells,flood]
+ *   [--servers=ws,socketio,gateway] [--sizes=1000,5000] [--flood-seconds=20] [--profile] [--write-docs]`
  * The gateway (built, as it ships) against bare socket.io and raw ws, started here as child
  * processes on 127.0.0.1, loaded by one or two client processes. Every child is stopped at the
  * end, on error, on SIGINT/SIGTERM and when the global time bound passes.
@@ -84,6 +85,10 @@ async function main(): Promise<number> {
     if (wants(plan, 'cells') && plan.cellUpdates > 0) {
       log(`\n[6] cell update acks (${elapsed()})`);
       await cellsScenario(ctx);
+    }
+    if (wants(plan, 'flood') && plan.floodSeconds > 0) {
+      log(`\n[7] flood: well-behaved users' acks with and without an abuser, default limits (${elapsed()})`);
+      await floodScenario(ctx);
     }
   } catch (err) {
     complete = false;

@@ -51,9 +51,10 @@ interface Route {
  * incoming event of every namespace through, in order:
  *   1. routing: the type is in the catalogue and served by this namespace (UNKNOWN_MESSAGE_TYPE);
  *   2. the size limit, the type's own or MAX_MESSAGE_BYTES (MESSAGE_TOO_LARGE);
- *   3. the schema (INVALID_MESSAGE with the zod issue paths);
- *   4. the guards, in registration order (token still valid, rate limits, in-flight bound); a
- *      `stream`-class message a guard refuses is dropped silently (it is throttled, not refused);
+ *   3. the guards, in registration order (token still valid, rate limits, in-flight bound); a
+ *      `stream`-class message a guard refuses is dropped silently (it is throttled, not refused).
+ *      They need only the socket and the type, so a flood over budget costs no validation;
+ *   4. the schema (INVALID_MESSAGE with the zod issue paths);
  *   5. the handler, with a Call: principal, logger, typed `emit` to the caller, and an abort
  *      signal that fires when the caller disconnects or the pod shuts down.
  * What the handler returns is acked `{ok: true, ...}` (or sent as the type's reply event to a
@@ -167,21 +168,15 @@ export class Dispatcher {
       const err = new GatewayError(ErrorCodes.MESSAGE_TOO_LARGE, `Message of ${bytes} bytes exceeds the limit of ${route.maxBytes}`, { limit: route.maxBytes });
       return this.refuse(socket, namespace, event, ack, 'size', err, route);
     }
-    const parsed = route.def.schema.safeParse(args[0] ?? {});
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-      const err = new GatewayError(ErrorCodes.INVALID_MESSAGE, `Invalid ${event}: ${issues.map((i) => `${i.path || '(payload)'}: ${i.message}`).join('; ')}`, { issues });
-      return this.refuse(socket, namespace, event, ack, 'schema', err, route);
-    }
     if (this.draining) {
       return this.refuse(socket, namespace, event, ack, 'guard', new GatewayError(ErrorCodes.UPSTREAM_UNAVAILABLE, 'Server shutting down: reconnect'), route);
     }
-    const input: GuardInput = { socket, type: event, rate: route.def.rate, namespace };
+    const input: GuardInput = { socket, type: event, rate: route.def.rate, namespace, payload: args[0] };
     // A socket's messages reach their handlers in the order they arrived: while one waits for an
     // asynchronous guard (a Redis-backed limit), the next ones wait behind it.
     const queued = socket as unknown as QueuedSocket;
     const tail = queued[GUARDING];
-    const pending = tail ? tail.then(() => this.guardAndRun(input, ack, route, parsed.data)) : this.guardAndRun(input, ack, route, parsed.data);
+    const pending = tail ? tail.then(() => this.guardAndRun(input, ack, route)) : this.guardAndRun(input, ack, route);
     if (!pending) return;
     queued[GUARDING] = pending;
     this.cleanups.add(pending);
@@ -196,7 +191,7 @@ export class Dispatcher {
    * hot path); from the first guard that answers with a promise, the rest continue after it and
    * the returned promise (which never rejects) settles when the handler has been started.
    */
-  private guardAndRun(input: GuardInput, ack: AckCallback | undefined, route: Route, payload: unknown): Promise<void> | undefined {
+  private guardAndRun(input: GuardInput, ack: AckCallback | undefined, route: Route): Promise<void> | undefined {
     if (isClosing(input.socket.conn)) return undefined;
     for (let i = 0; i < this.guards.length; i++) {
       let pending: void | Promise<void>;
@@ -206,13 +201,13 @@ export class Dispatcher {
         this.guardRefused(input, ack, route, this.guards[i], err);
         return undefined;
       }
-      if (pending) return this.continueGuards(input, ack, route, payload, i, pending);
+      if (pending) return this.continueGuards(input, ack, route, i, pending);
     }
-    this.run(input, ack, route, payload);
+    this.validateAndRun(input, ack, route);
     return undefined;
   }
 
-  private async continueGuards(input: GuardInput, ack: AckCallback | undefined, route: Route, payload: unknown, index: number, pending: Promise<void>): Promise<void> {
+  private async continueGuards(input: GuardInput, ack: AckCallback | undefined, route: Route, index: number, pending: Promise<void>): Promise<void> {
     let i = index;
     try {
       await pending;
@@ -220,7 +215,18 @@ export class Dispatcher {
     } catch (err) {
       return this.guardRefused(input, ack, route, this.guards[i], err);
     }
-    if (input.socket.connected && !isClosing(input.socket.conn)) this.run(input, ack, route, payload);
+    if (input.socket.connected && !isClosing(input.socket.conn)) this.validateAndRun(input, ack, route);
+  }
+
+  /** The schema, after the guards: a flood over budget costs no validation. */
+  private validateAndRun(input: GuardInput, ack: AckCallback | undefined, route: Route): void {
+    const parsed = route.def.schema.safeParse(input.payload ?? {});
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+      const err = new GatewayError(ErrorCodes.INVALID_MESSAGE, `Invalid ${input.type}: ${issues.map((i) => `${i.path || '(payload)'}: ${i.message}`).join('; ')}`, { issues });
+      return this.refuse(input.socket, input.namespace, input.type, ack, 'schema', err, route);
+    }
+    this.run(input, ack, route, parsed.data);
   }
 
   private guardRefused(input: GuardInput, ack: AckCallback | undefined, route: Route, guard: Guard, err: unknown): void {

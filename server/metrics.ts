@@ -123,13 +123,27 @@ export class GatewayMetrics implements Observer {
     }
   }
 
+  /** Labelled children, made once per label set: prom-client hashes the labels on every call otherwise. */
+  private readonly connectionChildren = new Map<string, { gauge: ReturnType<Gauge['labels']>; opened: ReturnType<Counter['labels']> }>();
+
+  private connectionChild(transport: string, namespace: string) {
+    const key = `${transport}\n${namespace}`;
+    let child = this.connectionChildren.get(key);
+    if (!child) {
+      child = { gauge: this.connections.labels({ transport, namespace }), opened: this.connectionsOpened.labels({ transport }) };
+      this.connectionChildren.set(key, child);
+    }
+    return child;
+  }
+
   connectionOpened(transport: string, namespace: string): void {
-    this.connections.inc({ transport, namespace });
-    this.connectionsOpened.inc({ transport });
+    const child = this.connectionChild(transport, namespace);
+    child.gauge.inc();
+    child.opened.inc();
   }
 
   connectionClosed(transport: string, namespace: string): void {
-    this.connections.dec({ transport, namespace });
+    this.connectionChild(transport, namespace).gauge.dec();
   }
 
   /** A handshake refused (token, origin, capacity, rate). */

@@ -5,8 +5,8 @@ import type { GatewaySocket } from './types';
 
 /**
  * The message pipeline's extension points. Every incoming message goes through, in order: routing
- * (type known and served by the namespace), the size limit, the schema, then every guard (token
- * still valid, rate limits, in-flight bound), then the handler. Observers (metrics, logs) see
+ * (type known and served by the namespace), the size limit, every guard (token still valid, rate
+ * limits, in-flight bound), the schema, then the handler. Observers (metrics, logs) see
  * every outcome, refused or handled. See server/dispatch.ts.
  */
 
@@ -16,6 +16,8 @@ export interface GuardInput {
   readonly type: string;
   readonly rate: RateClass;
   readonly namespace: NamespaceName;
+  /** The payload as received, not validated yet (guards run before the schema). */
+  readonly payload: unknown;
 }
 
 /**

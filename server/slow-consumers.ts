@@ -7,7 +7,7 @@ import type { Logger } from './logger';
 import type { GatewayServer, GatewaySocket } from './types';
 
 /** How often the hard bound and the timeout are checked (a flood can add this long's traffic past the bound). */
-const SWEEP_MS = 250;
+const SWEEP_MS = 500;
 
 /** When the connection was first seen over softBytes in a row (0: it is not). */
 const OVER_SINCE = Symbol('slowConsumers.overSince');
@@ -87,7 +87,7 @@ function over(conn: WatchedConn, limit: number): boolean {
  * `conn.write(encoded, opts)` (`Client.writeToEngine`, after its own `!transport.writable` drop):
  * every connection gets one shared function as its own `write`, which costs a property read per
  * packet and counts bytes only for volatile ones; broadcasts to thousands stay as cheap as
- * socket.io's. The bounds are checked by one unref'd sweep over `io.engine.clients` every 250 ms.
+ * socket.io's. The bounds are checked by one unref'd sweep over `io.engine.clients` every 500 ms.
  * A slow connection is closed by discarding its engine.io buffer: engine.io's ordinary close
  * waits for that buffer to drain, which a client that does not read never lets happen.
  *

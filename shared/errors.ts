@@ -109,6 +109,21 @@ export class GatewayError extends Error {
   }
 }
 
+/**
+ * A GatewayError without a stack trace, for refusals on hot paths (a rate limit answering a flood):
+ * they are answers to the client, not bugs to debug, and capturing a stack per refused frame is
+ * a large part of what refusing costs.
+ */
+export function refusal(code: ErrorCode, message?: string, details: Record<string, unknown> = {}): GatewayError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new GatewayError(code, message, details);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ErrorCodes, value);
 }

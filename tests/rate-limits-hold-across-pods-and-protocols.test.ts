@@ -32,10 +32,13 @@ describe('request budgets per user, shared by every pod', () => {
     const error = waitFor(onA, 'error');
     onA.emit('leave_room', { room_id: 'r1' });
     expect(await error).toMatchObject({ type: 'error', code: RATE, message_type: 'leave_room', retry_after_ms: expect.any(Number) });
-    // The same user on a native endpoint of pod A shares the budget.
-    const native = await connectWorkspace(a, token({ sub }));
-    native.send({ type: 'join_room', room_id: 'r7' });
-    expect(await native.next('error')).toMatchObject({ type: 'error', code: RATE, message_type: 'join_room', error: expect.stringMatching(/^Rate limit exceeded/) });
+    // While blocked, the user's new connections are refused at the door, on every pod and protocol.
+    expect((await refusedV4(urlOf(a), token({ sub }))).data).toMatchObject({ code: RATE, retry_after_ms: expect.any(Number) });
+    expect(await refusedNative(wsUrl(a, Endpoints.workspace, { token: token({ sub }) }))).toEqual({
+      code: 1008,
+      reason: 'Rate limit exceeded: blocked, try again later',
+      frames: [],
+    });
     // Another user is not affected.
     const other = await connectV4(urlOf(b), token({ sub: user('bob') }));
     expect(await request(other, 'join_room', { room_id: 'r1' })).toMatchObject({ ok: true });

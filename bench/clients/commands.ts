@@ -10,6 +10,8 @@ export type Command =
   | { cmd: 'publish'; group: string; phase: number; room: string; count: number; rate: number; window: number; bytes: number; timeoutMs: number }
   | { cmd: 'await'; group: string; expected: number; timeoutMs: number }
   | { cmd: 'acks'; group: string; cellId: string; count: number; ratePerS: number; timeoutMs: number }
+  | { cmd: 'paced'; group: string; cellPrefix: string; ratePerS: number; seconds: number }
+  | { cmd: 'flood'; kind: ServerKind; url: string; room: string; userIndex: number; connections: number; ratePerS: number; seconds: number; connectTimeoutMs: number }
   | { cmd: 'abort' }
   | { cmd: 'close'; group: string };
 
@@ -59,6 +61,55 @@ export interface AckResult {
   hist: HistogramData;
   done: number;
   errors: string[];
+  cpuUs: number;
+  wallUs: number;
+}
+
+/**
+ * The flood scenario's well-behaved users: every member of a group sends acked cell updates in
+ * turn, `ratePerS` in all; latency from each request's scheduled send time to its ack.
+ */
+export interface PacedResult {
+  hist: HistogramData;
+  sent: number;
+  ok: number;
+  /** Refusals and other failures, by error code (`timeout` when no ack came within 10 s). */
+  failed: Record<string, number>;
+  /** Connections of the group that closed during the phase. */
+  closed: number;
+  cpuUs: number;
+  wallUs: number;
+  /** The phase on the shared monotonic clock (nowUs). */
+  startUs: number;
+  endUs: number;
+}
+
+/** The flood scenario's abuser: request-class frames sent as fast as allowed, and what became of them. */
+export interface FloodResult {
+  sent: number;
+  /** Acked `{ok: true}`. */
+  served: number;
+  /** Acked with an error, by code. */
+  refused: Record<string, number>;
+  /** Sent on a connection that closed before the ack came. */
+  unanswered: number;
+  /** Connections the server closed. */
+  disconnects: number;
+  /** `error` events received (e.g. the notice before a rate-limit disconnect), by code. */
+  errorEvents: Record<string, number>;
+  /** Connection attempts after the first ones, and how many were accepted / refused (by reason). */
+  reconnectAttempts: number;
+  reconnected: number;
+  connectFailures: Record<string, number>;
+  /** join_room acks: ok and refused (by code). */
+  joinsOk: number;
+  joinsRefused: Record<string, number>;
+  /** Milliseconds from the first frame to the first disconnect (-1: none). */
+  firstDisconnectMs: number;
+  /** Time spent flooding: from the first frame to the last moment frames were sent (nowUs). */
+  floodUs: number;
+  firstFrameUs: number;
+  floodEndUs: number;
   cpuUs: number;
   wallUs: number;
 }

@@ -154,6 +154,15 @@ export class Conn {
     this.emit(event, { room_id: roomId }, this.opts.mode === 'sio' ? done : undefined);
   }
 
+  /** Bytes queued by `ws` but not yet handed to the kernel (the flood's backpressure). */
+  get bufferedAmount(): number {
+    return this.ws?.bufferedAmount ?? 0;
+  }
+
+  get isOpen(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
   /** Raw ws: sends a text frame. */
   sendRaw(text: string): void {
     this.ws.send(text);

@@ -2,6 +2,7 @@ import jwt from 'jsonwebtoken';
 import { Histogram } from '../lib/histogram';
 import { nowUs } from '../lib/stats';
 import { Conn, type Mode } from './conn';
+import { flood, paced } from './flood';
 import { cellUpdate, chatSpecOf, content, NATIVE_PATH } from './protocol';
 import type { AckResult, Command, PhaseStats, Reply } from './commands';
 import { group, groups, nap, pool, pushError, sinkFor, state, wakeAll } from './worker-state';
@@ -210,6 +211,10 @@ async function handle(c: Command): Promise<Reply> {
       return awaitDeliveries(c);
     case 'acks':
       return acks(c);
+    case 'paced':
+      return paced(c, group(c.group));
+    case 'flood':
+      return flood(c);
     case 'pushes':
       return state.pushes;
     case 'abort':

@@ -24,6 +24,17 @@ export interface Plan {
   cellRoomSize: number;
   /** Scenario 6: room size for native-dialect fan-out (0: skipped). */
   nativeSize: number;
+  /**
+   * Flood scenario (0 seconds: skipped): `floodUsers` well-behaved users in one room, each sending
+   * `floodUserRate` acked cell updates a second, measured for `floodSeconds` without and then with
+   * one abuser flooding request-class frames at up to `floodRate` a second on `floodConnections`
+   * connection(s). The gateway runs its default limits.
+   */
+  floodUsers: number;
+  floodUserRate: number;
+  floodSeconds: number;
+  floodRate: number;
+  floodConnections: number;
   /** Scenarios to run (all by default; `--only=fanout,memory`). */
   only: Set<string> | null;
   /** Servers for scenarios 1-4 (all by default; `--servers=socketio,gateway`). */
@@ -59,6 +70,11 @@ export function planFrom(argv: string[]): Plan {
         cellRate: 500,
         cellRoomSize: 100,
         nativeSize: 0,
+        floodUsers: 50,
+        floodUserRate: 0.25,
+        floodSeconds: 0,
+        floodRate: 5000,
+        floodConnections: 1,
         only: null,
         servers: null,
         joinTimeoutMs: 30_000,
@@ -85,6 +101,11 @@ export function planFrom(argv: string[]): Plan {
         cellRate: 500,
         cellRoomSize: 100,
         nativeSize: 1000,
+        floodUsers: 50,
+        floodUserRate: 0.25,
+        floodSeconds: 20,
+        floodRate: 5000,
+        floodConnections: 1,
         only: null,
         servers: null,
         joinTimeoutMs: 120_000,
@@ -99,6 +120,8 @@ export function planFrom(argv: string[]): Plan {
   if (servers) base.servers = new Set(servers.split(','));
   const sizes = value('sizes')?.split(',').map(Number).filter((n) => n >= 2 && n <= 10_000);
   if (sizes?.length) base.fanoutSizes = base.memorySizes = sizes;
+  const floodSeconds = Number(value('flood-seconds'));
+  if (floodSeconds >= 1 && floodSeconds <= 120) base.floodSeconds = Math.floor(floodSeconds);
   base.profile = flag('profile');
   base.writeDocs = flag('write-docs');
   return base;

@@ -14,7 +14,19 @@ export interface MarkdownInput {
   warnings: string[];
   failures: string[];
   figures: Figure[];
-  plan: { reps: number; clients: number; payloadBytes: number; steadyRate: number; steadySeconds: number; steadySize: number; clusterSize: number };
+  plan: {
+    reps: number;
+    clients: number;
+    payloadBytes: number;
+    steadyRate: number;
+    steadySeconds: number;
+    steadySize: number;
+    clusterSize: number;
+    floodUsers: number;
+    floodUserRate: number;
+    floodSeconds: number;
+    floodRate: number;
+  };
 }
 
 /** Hand-written notes between these markers survive regeneration (dated by their author). */
@@ -88,6 +100,14 @@ ${list(d.failures)}
   reports its CPU; a warning appears above when one used more than 90% of a core.
 - Gateway clients authenticate with an HS256 JWT (\`sub\`, \`name\`) and join the room with
   \`join_room\` (acked); the measurement starts when every join is acked and the server is idle.
+- **Limits:** outside the flood scenario the gateway runs with every rate limit and cap it applies by
+  default (\`WEBSOCKET_REQUESTS_PER_MINUTE\`, \`_PER_HOUR\`, \`CONNECTION_REQUESTS_PER_MINUTE\`,
+  \`STREAM_MESSAGES_PER_SECOND\`, \`CONTROL_MESSAGES_PER_MINUTE\`, \`RATE_LIMIT_DISCONNECT_AFTER\`,
+  \`MAX_IN_FLIGHT_PER_CONNECTION\`, \`ROOM_BROADCASTS_PER_MINUTE\`, \`WEBSOCKET_MAX_CONNECTIONS_PER_USER\`)
+  set to 1,000,000,000, far above what the bench sends, not to 0 (off): the guards and counters still
+  run on every message and connection, so their cost is in the figures, and none refuses the
+  publisher. \`CONNECTIONS_PER_IP_PER_MINUTE\` stays off, as it ships (\`BENCH_LIMITS\` in
+  bench/servers/targets.ts).
 - **Fan-out:** one publisher, itself a room member, sends messages whose content carries a
   monotonic-clock send stamp and padding; at most max(2, 5,000 / N) messages are in flight
   (published but not yet echoed to the publisher), i.e. as fast as the server delivers. Latency is
@@ -113,6 +133,17 @@ ${list(d.failures)}
   500 per second, each to a new cell (so each applies without waiting for the previous ack's
   version); ack round trip from the scheduled send. The Socket.IO path is the bare socket.io
   server doing the same broadcast and ack without a cell store.
+- **Flood (scenario 7):** one gateway with its default limits; ${d.plan.floodUsers} well-behaved users
+  (a \`sub\` and a connection each, all in one client process) in one room send acked \`cell_update\`s,
+  ${d.plan.floodUserRate} a second each (inside 60 a minute per user and, with the abuser's, inside
+  1,000 broadcasts a minute per room); ack round trip from writing the frame, ${d.plan.floodSeconds} s without a
+  flood, then ${d.plan.floodSeconds} s while one abuser (a \`sub\` of its own, one connection, joined to the room,
+  in the other client process) sends \`cell_update\`s with acks at up to ${d.plan.floodRate} frames a second
+  (at most 1,000 unanswered), reconnecting and rejoining at once whenever it is disconnected; a new
+  abuser each repetition. "served" / "refused" are its acks; "unanswered" were sent on a connection
+  that closed first. The same against bare socket.io, which has no limits. \`flood_p99_ratio\` is
+  the gateway's well-behaved p99 under the flood ÷ without, each over every repetition's acks (one
+  repetition's p99 is one of its few worst acks).
 - **Joining:** "join all s" is the time from the first \`join_room\` until the server is idle again,
   and "MB pushed while joining" what the clients received meanwhile (room_state, user_joined):
   the gateway announces joins to the room up to \`PRESENCE_BROADCAST_MAX_USERS\` (100) members;
@@ -130,10 +161,11 @@ npm run bench -- --quick        # reduced set, under a minute
 npm run bench -- --write-docs   # also rewrites this file and docs/bench/fanout.svg
 npm run bench -- --only=fanout,memory --servers=socketio,gateway --sizes=1000 --reps=1   # subsets
 npm run bench -- --only=memory --servers=gateway --sizes=5000 --profile   # gateway CPU profiles in bench/results/profiles/
+node dist/bench/ab-gateways.js --a=<dir> --b=<dir>   # two gateway builds (each with dist/), repetitions interleaved
 \`\`\`
 
 \`redis-server\` must be on the PATH for the cluster scenario. Scenarios: fanout, steady, memory
-(with the connect storm), cluster, native, cells. The exit code is 1 when a figure could not be
+(with the connect storm), cluster, native, cells, flood (\`--only=flood\`, about 4 minutes). The exit code is 1 when a figure could not be
 measured (listed under failures). The output ends with one JSON line
 per figure and a JSON summary line; \`bench/results/latest.json\` holds everything and
 \`bench/results/fanout.svg\` the chart.

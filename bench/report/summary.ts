@@ -2,6 +2,7 @@ import type { Plan } from '../lib/plan';
 import type { Results } from '../lib/results';
 import { ratio } from '../lib/stats';
 import { CLUSTER, NATIVE, SINGLE, SIO_PATH } from '../scenarios/fanout';
+import { FLOOD_GATEWAY, FLOOD_SOCKETIO } from '../scenarios/flood';
 
 /**
  * The ratios of the issue's targets, each from medians of the same run. Where the target is a
@@ -40,6 +41,7 @@ export function summarize(results: Results, plan: Plan): Summary {
   const connCpu = plan.memorySizes.map((n) => ratio(med('connect', 'socketio', n, 'cpu_us_per_connect'), med('connect', 'gateway', n, 'cpu_us_per_connect')));
   const cn = plan.clusterSize;
   const sn = plan.steadySize;
+  const fn = plan.floodUsers;
 
   const s = {
     fanout_vs_socketio: worst(bigRooms.map((n) => fanCpu('socketio', n)), (a, b) => Math.min(a, b)),
@@ -59,6 +61,11 @@ export function summarize(results: Results, plan: Plan): Summary {
     native_vs_socketio_path: ratio(med('native', SIO_PATH, plan.nativeSize, 'cpu_us_per_delivery'), med('native', NATIVE, plan.nativeSize, 'cpu_us_per_delivery')),
     native_rate_vs_socketio_path: ratio(med('native', NATIVE, plan.nativeSize, 'deliveries_per_s'), med('native', SIO_PATH, plan.nativeSize, 'deliveries_per_s')),
     steady_p99_vs_socketio: ratio(med('steady', 'gateway', sn, 'p99_ms'), med('steady', 'socketio', sn, 'p99_ms')),
+    // Well-behaved users' ack p99 with an abuser flooding / without (gateway with its default limits),
+    // each p99 over every repetition's acks; the same on bare socket.io, which has no limits, for
+    // comparison (no target).
+    flood_p99_ratio: ratio(med('flood', FLOOD_GATEWAY, fn, 'flood_p99_all_ms'), med('flood', FLOOD_GATEWAY, fn, 'calm_p99_all_ms')),
+    flood_p99_ratio_socketio: ratio(med('flood', FLOOD_SOCKETIO, fn, 'flood_p99_all_ms'), med('flood', FLOOD_SOCKETIO, fn, 'calm_p99_all_ms')),
   };
   // A room size where the baseline has a figure and the gateway none (e.g. its room could not be
   // formed within the join bound) fails the fan-out targets instead of silently dropping out.
@@ -76,6 +83,7 @@ export function summarize(results: Results, plan: Plan): Summary {
       cluster_vs_single: atLeast(s.cluster_vs_single, 0.8),
       cluster_p99_vs_single: atMost(s.cluster_p99_vs_single, 1.3),
       steady_p99_vs_socketio: atMost(s.steady_p99_vs_socketio, 1.2),
+      flood_p99_ratio: atMost(s.flood_p99_ratio, 1.5),
     },
   };
 }

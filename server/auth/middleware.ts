@@ -43,6 +43,12 @@ function admit(guard: HandshakeGuard, socket: GatewaySocket, principal: Principa
     if (!ip.allowed) {
       throw new GatewayError(ErrorCodes.CONNECTION_LIMIT, 'Too many new connections from this address, try again later', { retry_after_ms: ip.retryAfterMs });
     }
+    // A user blocked for going over the request budget is refused at the door: a client that
+    // reconnects in a loop costs a handshake each time, not a hundred refused messages.
+    const blocked = await guard.limits.userBlocked(principal.userId);
+    if (!blocked.allowed) {
+      throw new GatewayError(ErrorCodes.RATE_LIMIT_EXCEEDED, 'Rate limit exceeded: blocked, try again later', { retry_after_ms: blocked.retryAfterMs });
+    }
     const { connections } = guard.limits;
     if (connections.limit <= 0) return;
     const opened = await connections.open(principal.userId, conn.id);

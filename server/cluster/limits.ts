@@ -20,6 +20,8 @@ const ALLOWED: RateDecision = Object.freeze({ allowed: true, retryAfterMs: 0 });
 export interface Limits {
   /** One request-class message of a user: per minute (then blocked), per hour. */
   userRequest(userId: string): Promise<RateDecision>;
+  /** Whether a user is blocked (went over the minute budget), without counting anything. */
+  userBlocked(userId: string): Promise<RateDecision>;
   /** One broadcast into a client room. */
   roomBroadcast(roomId: string): Promise<RateDecision>;
   /** One new connection from a client address. */
@@ -112,6 +114,15 @@ export function createLimits(config: LimitsConfig, logger: Logger, redis?: { dat
     async userRequest(userId) {
       const [minute, hour] = await Promise.all([take(perMinute, userId, log), take(perHour, userId, log)]);
       return refusedFirst(minute, hour);
+    },
+    async userBlocked(userId) {
+      if (!perMinute) return ALLOWED;
+      try {
+        const res = await perMinute.get(userId);
+        return res && res.consumedPoints > config.userRequestsPerMinute ? { allowed: false, retryAfterMs: Math.max(1, Math.ceil(res.msBeforeNext)) } : ALLOWED;
+      } catch {
+        return ALLOWED;
+      }
     },
     roomBroadcast: (roomId) => take(rooms, roomId, log),
     ipConnection: (address) => take(ips, address, log),

@@ -1,4 +1,4 @@
-import { ErrorCodes, GatewayError } from '../../shared/errors';
+import { ErrorCodes, GatewayError, refusal } from '../../shared/errors';
 import type { Principal } from '../auth/principal';
 import { Deadlines } from '../deadlines';
 import type { GatewaySocket } from '../types';
@@ -62,7 +62,7 @@ export const registerLiveTokens: Feature = (ctx) => {
     check({ socket, type }) {
       const expiresAt = socket.data.principal.expiresAt;
       if (expiresAt !== undefined && expiresAt <= Date.now() && type !== 'refresh_token') {
-        throw new GatewayError(ErrorCodes.AUTHENTICATION_FAILED, 'Token expired: send refresh_token with a fresh token');
+        throw refusal(ErrorCodes.AUTHENTICATION_FAILED, 'Token expired: send refresh_token with a fresh token');
       }
     },
   });

@@ -1,4 +1,4 @@
-import { ErrorCodes, GatewayError } from '../../shared/errors';
+import { ErrorCodes, GatewayError, refusal } from '../../shared/errors';
 import type { RateClass } from '../../shared/messages/define';
 import { markClosing } from '../disconnect';
 import { WindowCounter } from '../limits/window';
@@ -16,6 +16,8 @@ const BUDGETS = Symbol('gateway.budgets');
 type BudgetedConn = { [BUDGETS]?: ConnectionBudgets };
 
 const MINUTE = 60_000;
+/** Users remembered as over budget on this pod (forgotten all at once past this; they are asked again). */
+const MAX_REMEMBERED_REFUSALS = 10_000;
 
 /**
  * Rate limits by rate class (README: Rate limits and protection), as pipeline guards:
@@ -54,10 +56,7 @@ export const registerRateLimits: Feature = (ctx) => {
       process.nextTick(() => ctx.disconnect(socket, new GatewayError(ErrorCodes.RATE_LIMIT_EXCEEDED, 'Rate limit exceeded')));
     }
     const per = scope === 'user' ? 'for this user' : 'on this connection';
-    throw new GatewayError(ErrorCodes.RATE_LIMIT_EXCEEDED, `Rate limit exceeded: too many ${input.rate} messages ${per}`, {
-      retry_after_ms: retryAfterMs,
-      scope,
-    });
+    throw refusal(ErrorCodes.RATE_LIMIT_EXCEEDED, `Rate limit exceeded: too many ${input.rate} messages ${per}`, { retry_after_ms: retryAfterMs, scope });
   };
 
   ctx.guard({
@@ -65,7 +64,7 @@ export const registerRateLimits: Feature = (ctx) => {
     check(input) {
       const calls = input.socket.data.calls;
       if (calls && calls.size >= cfg.maxInFlightPerConnection) {
-        throw new GatewayError(ErrorCodes.RATE_LIMIT_EXCEEDED, 'Too many requests awaiting an answer', {
+        throw refusal(ErrorCodes.RATE_LIMIT_EXCEEDED, 'Too many requests awaiting an answer', {
           retry_after_ms: 100,
           limit: cfg.maxInFlightPerConnection,
         });
@@ -82,12 +81,25 @@ export const registerRateLimits: Feature = (ctx) => {
   });
 
   if (cfg.userRequestsPerMinute > 0 || cfg.userRequestsPerHour > 0) {
+    // A user known to be over budget is refused here without asking the shared counters again
+    // until the refusal's time is up (a flood costs no Redis traffic and no promise per frame).
+    const refusedUntil = new Map<string, number>();
     ctx.guard({
       name: 'user',
       check(input) {
         if (input.rate !== 'request') return;
-        return ctx.limits.userRequest(input.socket.data.principal.userId).then((decision) => {
-          if (!decision.allowed) refuse(input, 'user', decision.retryAfterMs);
+        const userId = input.socket.data.principal.userId;
+        const until = refusedUntil.get(userId);
+        if (until !== undefined) {
+          const left = until - Date.now();
+          if (left > 0) refuse(input, 'user', left);
+          refusedUntil.delete(userId);
+        }
+        return ctx.limits.userRequest(userId).then((decision) => {
+          if (decision.allowed) return;
+          if (refusedUntil.size >= MAX_REMEMBERED_REFUSALS) refusedUntil.clear();
+          refusedUntil.set(userId, Date.now() + decision.retryAfterMs);
+          refuse(input, 'user', decision.retryAfterMs);
         });
       },
     });

@@ -1,0 +1,94 @@
+/**
+ * Two builds of the gateway in one run, repetitions interleaved (so both meet the same load from
+ * the rest of a shared machine): fan-out CPU per delivery and the connect storm's CPU per connect.
+ * For telling a real regression from run-to-run noise, e.g. before and after a change:
+ *   git archive <commit> | tar -x -C /tmp/a && ln -s "$PWD/node_modules" /tmp/a/node_modules && (cd /tmp/a && npx tsc -p .)
+ *   npm run build && node dist/bench/ab-gateways.js --a=/tmp/a --b=. [--reps=5] [--sizes=1000,5000] [--connect=5000] [--socketio]
+ * Each directory needs a built dist/server/index.js; both run with BENCH_LIMITS.
+ */
+import { randomBytes } from 'node:crypto';
+import { basename, join, resolve } from 'node:path';
+import { ClientPool } from './clients/pool';
+import { planFrom } from './lib/plan';
+import { procfsSampler } from './lib/proc-stats';
+import { freePort, killAllNow, spawnChild, stopAll, stopChild, waitUntil } from './lib/procs';
+import { Results } from './lib/results';
+import { round, sleep } from './lib/stats';
+import { renderText, tables } from './report/table';
+import { quiesce, type Ctx } from './scenarios/context';
+import { roomsBench, type Entry } from './scenarios/room';
+import { BENCH_LIMITS, startSocketio, type Target } from './servers/targets';
+
+const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+
+async function startBuild(label: string, dir: string, secret: string): Promise<Target> {
+  const port = await freePort();
+  const env = { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, ...BENCH_LIMITS };
+  const child = await spawnChild(label, process.execPath, [join(dir, 'dist', 'server', 'index.js')], env);
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(`${label} /readyz`, async () => {
+    if (child.proc.exitCode !== null) throw new Error(`${label} exited: ${child.tail()}`);
+    return (await fetch(`${url}/readyz`)).status === 200;
+  }, 20_000);
+  return { label, kind: 'gateway', urls: [url], sample: procfsSampler(child.pid), pid: child.pid, side: {}, stop: () => stopChild(child, 'SIGKILL') };
+}
+
+async function main(): Promise<void> {
+  const a = arg('a');
+  const b = arg('b');
+  if (!a || !b) throw new Error('usage: node dist/bench/ab-gateways.js --a=<dir> --b=<dir> [--reps=5] [--sizes=1000,5000] [--connect=5000] [--socketio]');
+  const reps = Number(arg('reps') ?? 5);
+  const plan = planFrom([`--reps=${reps}`]);
+  const sizes = (arg('sizes') ?? '1000,5000').split(',').map(Number).filter((n) => n >= 2 && n <= 10_000);
+  const connect = Number(arg('connect') ?? 5000);
+  const builds = [
+    { label: `A ${basename(resolve(a))}`, dir: resolve(a) },
+    { label: `B ${basename(resolve(b))}`, dir: resolve(b) },
+  ];
+  const secret = randomBytes(24).toString('hex');
+  const pool = ClientPool.start(plan.clients, secret);
+  const results = new Results();
+  let phase = 0;
+  const ctx: Ctx = { plan, pool, results, start: { secret }, deadline: Date.now() + 30 * 60_000, log: (l) => process.stdout.write(`${l}\n`), nextPhase: () => ++phase };
+  try {
+    const entries: Entry[] = builds.map((x) => ({ label: x.label, start: () => startBuild(x.label, x.dir, secret) }));
+    if (process.argv.includes('--socketio')) entries.unshift({ label: 'socketio', start: () => startSocketio({ secret }) });
+    for (const n of sizes) await roomsBench(ctx, entries, n, { fanoutScenario: 'fanout' });
+    for (let r = 0; connect > 0 && r < reps; r++) {
+      for (const x of r % 2 ? [...builds].reverse() : builds) {
+        const t = await startBuild(x.label, x.dir, secret);
+        try {
+          await pool.connect(`${x.label}-warm`, 'gateway', t.urls, 'bench', 200, plan.connectConcurrency, 20_000);
+          await pool.close(`${x.label}-warm`);
+          await sleep(300);
+          await quiesce(t.sample, 5000);
+          const s0 = await t.sample();
+          const storm = await pool.connect(x.label, 'gateway', t.urls, 'bench', connect, plan.connectConcurrency, 20_000);
+          const s1 = await t.sample();
+          if (storm.failed) throw new Error(`${storm.failed} connections failed: ${storm.errors.join('; ')}`);
+          const m = { connects_per_s: round(connect / ((storm.endUs - storm.startUs) / 1e6), 0), cpu_us_per_connect: round((s1.cpuUs - s0.cpuUs) / connect, 1) };
+          results.add('connect', x.label, connect, m);
+          ctx.log(`    connect ${x.label} N=${connect}: ${m.connects_per_s} connects/s, ${m.cpu_us_per_connect} µs CPU/connect`);
+        } finally {
+          await t.stop();
+          await pool.close(x.label).catch(() => undefined);
+        }
+      }
+    }
+  } finally {
+    await pool.stop().catch(() => undefined);
+    await stopAll();
+  }
+  ctx.log(`\n${renderText(tables(results.figures()))}`);
+  for (const f of results.figures()) ctx.log(JSON.stringify({ type: 'figure', scenario: f.scenario, server: f.server, n: f.n, metric: f.metric, median: f.median, min: f.min, max: f.max, values: f.values }));
+}
+
+process.on('exit', killAllNow);
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    process.stderr.write(`ab-gateways failed: ${err.stack ?? err}\n`);
+    killAllNow();
+    process.exit(1);
+  },
+);
