@@ -79,6 +79,12 @@ const EnvSchema = z.object({
   RPC_ROUTES: optionalString,
   RPC_TIMEOUT_MS: int(29000, 100),
   RPC_MAX_IN_FLIGHT_PER_CONNECTION: int(8, 1),
+  // Publishing (README: Publishing from your backend).
+  ADMIN_API_KEY: optionalString.pipe(z.string().min(24, 'must be at least 24 characters').optional()),
+  ADMIN_BODY_MAX_BYTES: int(256 * 1024, 1024),
+  SYSTEM_STATUS_INTERVAL_MS: int(10000, 0),
+  STREAMS_CHANNEL: z.string().min(1).default('rg:streams'),
+  NOTIFICATIONS_CAP: int(500, 1),
 });
 
 /** Event names Socket.IO or the native dialects keep for themselves: a client could never send them. */
@@ -169,6 +175,21 @@ export interface Config {
   readonly trustProxy: TrustProxy;
   readonly ai: AiConfig;
   readonly rpc: RpcConfig;
+  readonly publishing: PublishingConfig;
+}
+
+/** Server-side publishing: the admin REST API, stream items, notifications. */
+export interface PublishingConfig {
+  /** A service key backends send in `X-API-Key` instead of an admin JWT (compared in constant time). */
+  readonly adminApiKey?: string;
+  /** Largest JSON body the REST API accepts. */
+  readonly bodyMaxBytes: number;
+  /** How often the gateway publishes its pods' health as a `system_status` stream item (0: never). */
+  readonly systemStatusIntervalMs: number;
+  /** The Redis channel any client may PUBLISH stream items to (`{type, item | items}` JSON). */
+  readonly streamsChannel: string;
+  /** Notifications kept per user. */
+  readonly notificationsCap: number;
 }
 
 /** The OpenAI-compatible Chat Completions upstream (unset url: AI requests get UPSTREAM_UNAVAILABLE). */
@@ -329,6 +350,13 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       maxConcurrentPerUser: e.AI_MAX_CONCURRENT_PER_USER,
       progressIntervalMs: e.AI_PROGRESS_INTERVAL_MS,
       systemPrompt: e.AI_SYSTEM_PROMPT,
+    },
+    publishing: {
+      adminApiKey: e.ADMIN_API_KEY,
+      bodyMaxBytes: e.ADMIN_BODY_MAX_BYTES,
+      systemStatusIntervalMs: e.SYSTEM_STATUS_INTERVAL_MS,
+      streamsChannel: e.STREAMS_CHANNEL,
+      notificationsCap: e.NOTIFICATIONS_CAP,
     },
     rpc: {
       calculationsUrl: e.CALCULATIONS_URL,

@@ -1,3 +1,4 @@
+import { registerAdminApi } from './handlers/admin-api';
 import { registerAi } from './handlers/ai';
 import type { Feature } from './handlers/context';
 import { registerCalculations } from './handlers/calculations';
@@ -6,6 +7,7 @@ import { registerChat } from './handlers/chat';
 import { registerConnections } from './handlers/connections';
 import { registerCursors } from './handlers/cursors';
 import { registerLiveTokens } from './handlers/live-tokens';
+import { registerNotifications } from './handlers/notifications';
 import { registerRateLimits } from './handlers/rate-limits';
 import { registerRooms } from './handlers/rooms';
 import { registerRpc } from './handlers/rpc';
@@ -33,4 +35,6 @@ export const features: readonly Feature[] = [
   registerCalculations,
   registerRpc,
   registerAi,
+  registerNotifications,
+  registerAdminApi,
 ];

@@ -1,7 +1,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdapter } from '@socket.io/redis-adapter';
-import express from 'express';
+import express, { Router } from 'express';
 import helmet from 'helmet';
 import { Server } from 'socket.io';
 import { clientMessages } from '../shared/catalogue';
@@ -23,7 +23,7 @@ import { disconnectWith } from './disconnect';
 import { Dispatcher, frameSizeRecorder } from './dispatch';
 import { features } from './features';
 import type { Dispose, FeatureContext } from './handlers/context';
-import { adminRouter } from './http/admin';
+import { adminRouter, requireAdmin } from './http/admin';
 import { healthRouter } from './http/health';
 import { metricsRouter, startMetricsServer } from './http/metrics';
 import { createLogger, type Logger } from './logger';
@@ -46,6 +46,8 @@ export interface Gateway {
   readonly metricsPort?: number;
   /** Drains calls in flight, tells clients to reconnect elsewhere, cleans presence, closes Redis. */
   close(): Promise<void>;
+  /** Resolves once the pod has stopped, whoever started the stop (SIGTERM, the admin API). */
+  readonly closed: Promise<void>;
 }
 
 const AUTHENTICATED = Symbol('authenticated');
@@ -166,6 +168,11 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   }
 
   const control = new ConnectionControl(io, logger, Boolean(redis));
+  const adminGuard = requireAdmin(verify, config.publishing.adminApiKey);
+  const featureRoutes = Router();
+  let close: () => Promise<void> = async () => undefined;
+  let closedResolve: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => (closedResolve = resolve));
   const drainListeners: Array<(timeoutMs: number) => Promise<void>> = [];
   const ctx: FeatureContext = {
     io,
@@ -187,6 +194,11 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     disconnect: disconnectWith,
     onDrain: (listener) => drainListeners.push(listener),
     clustered: Boolean(redis),
+    redis,
+    http: featureRoutes,
+    requireAdmin: adminGuard,
+    stats,
+    shutdown: () => void close(),
   };
   const disposers: Dispose[] = [];
   // A pod that cannot start (a feature's configuration refused, the port taken) releases what it
@@ -220,7 +232,8 @@ export async function createGateway(config: Config, options: { logger?: Logger }
       connections: () => io.engine.clientsCount,
     }),
   );
-  app.use(adminRouter({ verify, stats, presence: stores.presence, cells: stores.cells, control }));
+  app.use(adminRouter({ requireAdmin: adminGuard, stats, presence: stores.presence, cells: stores.cells, control }));
+  app.use(featureRoutes);
   // /metrics on the main port: with METRICS_TOKEN, or open outside production; never when
   // METRICS_PORT moves it to a port of the cluster network.
   const metricsOnMain = config.metrics.port === 0 && (config.metrics.token !== undefined || config.env !== 'production');
@@ -247,7 +260,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   log.info('gateway listening', { port, host: config.host, pod: config.podId, redis: Boolean(redis), metrics_port: metricsServer?.port });
 
   let closing: Promise<void> | undefined;
-  const close = () =>
+  close = () =>
     (closing ??= (async () => {
       shuttingDown = true;
       closeNativeEndpoints(); // no new native upgrades; native connections close with 1001 below
@@ -272,7 +285,8 @@ export async function createGateway(config: Config, options: { logger?: Logger }
       metrics.close();
       await redis?.close();
       log.info('stopped');
+      closedResolve();
     })());
 
-  return { config, httpServer, io, stores, limits, metrics, logger, port, metricsPort: metricsServer?.port, close };
+  return { config, httpServer, io, stores, limits, metrics, logger, port, metricsPort: metricsServer?.port, close, closed };
 }

@@ -47,6 +47,8 @@ async function main(): Promise<void> {
       },
     );
   };
+  // A stop the admin API started (POST /api/v1/ws/shutdown) ends the process the same way.
+  void gateway.closed.then(() => stop('shutdown requested'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

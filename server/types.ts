@@ -3,6 +3,7 @@ import type { ClientToServerEvents, ServerToClientEvents } from '../shared/catal
 import type { Principal } from './auth/principal';
 import type { SocketCall } from './call';
 import type { ActivitySnapshot } from './cluster/activity';
+import type { StoredNotification } from './cluster/notifications';
 
 /** What each socket carries after the handshake. */
 export interface SocketData {
@@ -36,6 +37,8 @@ export interface InterServerEvents {
   'gateway:close': (order: CloseOrder) => void;
   /** Cancel a user's AI stream on whichever pod runs it (server/ai/streams.ts). */
   'gateway:ai_cancel': (order: { userId: string; requestId?: string; correlation?: string | number }) => void;
+  /** A notification just stored: deliver it to this pod's matching subscribers (server/handlers/notifications.ts). */
+  'gateway:notification': (notification: StoredNotification) => void;
 }
 
 /** An order to every pod: close the connections in `room` (but `except`, and only those older than `olderThan`). */

@@ -8,6 +8,7 @@ import { cellClientMessages, cellServerMessages } from './messages/cells';
 import { chatClientMessages, chatServerMessages } from './messages/chat';
 import { collaborationClientMessages, collaborationServerMessages } from './messages/collaboration';
 import { presenceClientMessages, presenceServerMessages, roomClientMessages, roomServerMessages } from './messages/presence';
+import { notificationClientMessages, notificationServerMessages } from './messages/notifications';
 import { streamClientMessages, streamServerMessages } from './messages/streams';
 import { ROOT_NAMESPACE, type NamespaceName } from './namespaces';
 
@@ -26,6 +27,7 @@ export const clientMessages = {
   ...streamClientMessages,
   ...calculationClientMessages,
   ...aiClientMessages,
+  ...notificationClientMessages,
 } as const;
 
 export const serverMessages = {
@@ -38,6 +40,7 @@ export const serverMessages = {
   ...streamServerMessages,
   ...calculationServerMessages,
   ...aiServerMessages,
+  ...notificationServerMessages,
 } as const;
 
 export type ClientMessageType = keyof typeof clientMessages;

@@ -11,6 +11,8 @@ export const userRoom = (userId: string): string => `user:${userId}`;
 export const sessionRoom = (sessionId: string): string => `session:${sessionId}`;
 /** The subscribers of one stream type (seed 003 / seed 004 analytics). */
 export const streamRoom = (type: string): string => `stream:${type}`;
+/** One user's sockets that subscribed to notifications (they get its read events), on every pod. */
+export const notificationsRoom = (userId: string): string => `notifications:${userId}`;
 /** One user's connections of an endpoint that allows only one per user (seed 000). */
 export const exclusiveRoom = (scope: string, userId: string): string => `exclusive:${scope}:${userId}`;
 

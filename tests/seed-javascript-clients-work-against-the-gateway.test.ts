@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { connectV4, request, waitFor } from './support/clients';
 import { FakeBackend } from './support/fake-backend';
 import { startGateway, urlOf } from './support/gateway';
-import { cleanUpAfterEach } from './support/lifecycle';
+import { cleanUpAfterEach, useRedis } from './support/lifecycle';
 import { closeNatives } from './support/native';
 import { freePort } from './support/redis';
 import { token as sign } from './support/tokens';
@@ -201,11 +201,17 @@ describe('seed 000 JavaScript client (/api/websockets/ws/{token})', () => {
   });
 });
 
-describe('seed 003 JavaScript StreamingClient (/api/streaming/ws)', () => {
-  it('authenticates, subscribes and logs server errors as documented', async () => {
-    const gw = await startGateway();
-    const console = new RecordingConsole();
+describe('seed 003 JavaScript StreamingClient (/api/streaming/ws and the root path)', () => {
+  const redis = useRedis();
 
+  /** Resolves once `count` pods listen on the streams channel (each subscribes as it starts). */
+  async function streamListeners(count: number): Promise<void> {
+    const client = await redis.server.client();
+    while (((await client.pubSubNumSub('rg:streams'))['rg:streams'] ?? 0) < count) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Seed 003's class, verbatim but for the TypeScript field declarations; `console` is the recorder. */
+  function defineStreamingClient(console: RecordingConsole) {
     // --- seed 003 "JavaScript Client" (class verbatim) ---
     class StreamingClient {
       url: string;
@@ -273,8 +279,15 @@ describe('seed 003 JavaScript StreamingClient (/api/streaming/ws)', () => {
         return Math.random().toString(36).substr(2, 9);
       }
     }
-    const client = new StreamingClient(`ws://127.0.0.1:${gw.port}/api/streaming/ws`, sign({ sub: 'analyst' }));
     // --- end of seed code ---
+    return StreamingClient;
+  }
+
+  it('authenticates, subscribes and logs server errors as documented', async () => {
+    const gw = await startGateway();
+    const console = new RecordingConsole();
+    const StreamingClient = defineStreamingClient(console);
+    const client = new StreamingClient(`ws://127.0.0.1:${gw.port}/api/streaming/ws`, sign({ sub: 'analyst' }));
 
     await console.next('Connected to streaming server');
     await console.next('Authentication successful');
@@ -297,6 +310,53 @@ describe('seed 003 JavaScript StreamingClient (/api/streaming/ws)', () => {
     client.subscribe('events', { 'payload.__proto__': 'x' });
     const [, error] = await console.next('Server error:');
     expect(error).toMatch(/^Invalid subscribe: filters/);
+  });
+
+  it('connects to the root path, as the seed does, and gets filtered events posted by REST and by a plain Redis PUBLISH', async () => {
+    const a = await startGateway({ REDIS_URL: redis.url });
+    const b = await startGateway({ REDIS_URL: redis.url });
+    await streamListeners(2);
+    const console = new RecordingConsole();
+    const StreamingClient = defineStreamingClient(console);
+    // --- seed 003 "Basic Connection": `new WebSocket('ws://localhost:8765')`, the server's root ---
+    const client = new StreamingClient(`ws://127.0.0.1:${b.port}`, sign({ sub: 'analyst' }));
+    await console.next('Authentication successful');
+    // The application's part: the seed's handleData looks callbacks up by the server's
+    // subscription_id, which the `subscribed` answer carries.
+    client.ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString());
+      if (frame.type !== 'subscribed') return;
+      client.subscriptions.set(frame.subscription_id, (payload: any) => console.log(`${frame.data.type} callback`, payload));
+      console.log('subscribed', frame.data.type);
+    });
+    // --- seed 003 "Usage" ---
+    client.subscribe('events', {
+      'event_type': 'user_action',
+      'payload.user_id': 'user123',
+    });
+    client.subscribe('metrics');
+    // --- end of seed code ---
+    await console.next('subscribed', 'metrics');
+
+    const res = await fetch(`${urlOf(a)}/api/v1/streams/events`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${sign({ sub: 'backend', roles: ['admin'] })}` },
+      body: JSON.stringify([
+        { event_id: 'evt_other', event_type: 'user_action', payload: { user_id: 'user456' } },
+        { event_id: 'evt_rest', event_type: 'user_action', user_id: 'user_456', payload: { user_id: 'user123' } },
+      ]),
+    });
+    expect(res.status).toBe(200);
+    const publisher = await redis.server.client();
+    await publisher.publish('rg:streams', JSON.stringify({ type: 'events', item: { event_id: 'evt_redis', event_type: 'user_action', payload: { user_id: 'user123' } } }));
+    await publisher.publish('rg:streams', JSON.stringify({ type: 'metrics', items: [{ name: 'cpu', value: 0.5 }] }));
+    await console.next('metrics callback');
+    const callbacks = console.lines.filter((l) => String(l.args[0]).endsWith('callback')).map((l) => l.args);
+    expect(callbacks).toEqual([
+      ['events callback', { event: { event_id: 'evt_rest', event_type: 'user_action', user_id: 'user_456', payload: { user_id: 'user123' } }, subscription_type: 'events' }],
+      ['events callback', { event: { event_id: 'evt_redis', event_type: 'user_action', payload: { user_id: 'user123' } }, subscription_type: 'events' }],
+      ['metrics callback', { metric: { name: 'cpu', value: 0.5 }, subscription_type: 'metrics' }],
+    ]);
   });
 });
 

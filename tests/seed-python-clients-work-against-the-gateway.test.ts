@@ -1,11 +1,12 @@
 // The Python client code of the seed documents (seeds 000 and 003), adapted only in host, port and
-// token, run with Python's `websockets` (Debian's python3-websockets). Seeds 001 and 002 document
-// their server side and tests in Python; their documented client exchanges are run the same way.
+// token (seed 003's usage also subscribes once authenticated), run with Python's `websockets`
+// (Debian's python3-websockets). Seeds 001 and 002 document their server side and tests in Python;
+// their documented client exchanges are run the same way.
 // Skipped only when no python3 with the websockets module is installed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { FakeBackend } from './support/fake-backend';
 import { startGateway } from './support/gateway';
-import { cleanUpAfterEach } from './support/lifecycle';
+import { cleanUpAfterEach, useRedis } from './support/lifecycle';
 import { freePort } from './support/redis';
 import { token } from './support/tokens';
 
@@ -134,9 +135,22 @@ asyncio.run(websocket_client())
     }
   });
 
-  itWithPython('seed 003: the documented StreamingClient authenticates and prints data deliveries', async () => {
-    const gw = await startGateway();
-    const script = `
+  describe('seed 003', () => {
+    const redis = useRedis();
+
+    /** Resolves once `count` pods listen on the streams channel (each subscribes as it starts). */
+    async function streamListeners(count: number): Promise<void> {
+      const client = await redis.server.client();
+      while (((await client.pubSubNumSub('rg:streams'))['rg:streams'] ?? 0) < count) await new Promise((r) => setTimeout(r, 20));
+    }
+
+    itWithPython('the documented StreamingClient connects to the root path and prints filtered events posted by REST and by a plain Redis PUBLISH', async () => {
+      const a = await startGateway({ REDIS_URL: redis.url });
+      const b = await startGateway({ REDIS_URL: redis.url });
+      await streamListeners(2);
+      // The seed's class verbatim; its "Usage" only connects, so the application subclasses it to
+      // subscribe once authenticated (the seed's subscribe method, unchanged).
+      const script = `
 import asyncio
 import json
 import websockets
@@ -183,17 +197,39 @@ class StreamingClient:
         elif msg_type == 'error':
             print(f"Error: {message['data']['error']}")
 
-# Usage
+# Usage (the seed's, with a subscription once authenticated)
+class Dashboard(StreamingClient):
+    async def handle_message(self, message):
+        await super().handle_message(message)
+        if message.get('type') == 'auth_success':
+            await self.subscribe('events', {'event_type': 'user_action', 'payload.user_id': ['user123', 'user456']})
+        elif message.get('type') == 'subscribed':
+            print('Subscribed to', message['data']['type'])
+
 async def main():
-    client = StreamingClient('ws://127.0.0.1:${gw.port}/api/streaming/ws', '${token({ sub: 'analyst' })}')
+    client = Dashboard('ws://127.0.0.1:${b.port}', '${token({ sub: 'analyst' })}')
     await client.connect()
 
 asyncio.run(main())
 `;
-    const run = runPython(script);
-    await run.until('Authentication successful');
-    gw.io.to('user:analyst').emit('data', { subscription_id: 'sub_789', data: { subscription_type: 'events', event: { event_id: 'evt_123' } } });
-    await run.until("Received data: {'subscription_type': 'events', 'event': {'event_id': 'evt_123'}}");
+      const run = runPython(script);
+      await run.until('Authentication successful');
+      await run.until('Subscribed to events');
+      const res = await fetch(`http://127.0.0.1:${a.port}/api/v1/streams/events`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token({ sub: 'backend', roles: ['admin'] })}` },
+        body: JSON.stringify([
+          { event_id: 'evt_other', event_type: 'page_view', payload: { user_id: 'user123' } },
+          { event_id: 'evt_123', event_type: 'user_action', payload: { user_id: 'user456' } },
+        ]),
+      });
+      expect(res.status).toBe(200);
+      await run.until("Received data: {'event': {'event_id': 'evt_123', 'event_type': 'user_action', 'payload': {'user_id': 'user456'}}, 'subscription_type': 'events'}");
+      const publisher = await redis.server.client();
+      await publisher.publish('rg:streams', JSON.stringify({ type: 'events', items: [{ event_id: 'evt_redis', event_type: 'user_action', payload: { user_id: 'user123' } }] }));
+      await run.until("Received data: {'event': {'event_id': 'evt_redis', 'event_type': 'user_action', 'payload': {'user_id': 'user123'}}, 'subscription_type': 'events'}");
+      expect(run.output()).not.toContain('evt_other');
+    });
   });
 
   itWithPython('seed 002: the documented ping/pong integration test passes over a real connection', async () => {

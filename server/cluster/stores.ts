@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { MemoryCellStore, RedisCellStore, type CellStore } from './cells';
 import { MemoryChatHistory, RedisChatHistory, type ChatHistory } from './chat-history';
+import { MemoryNotificationStore, RedisNotificationStore, type NotificationStore } from './notifications';
 import { MemoryPresenceStore, type PresenceStore } from './presence';
 import type { RedisConnections } from './redis';
 import { RedisPresenceStore } from './redis-presence';
@@ -13,6 +14,7 @@ export interface Stores {
   readonly cells: CellStore;
   readonly sessions: SessionStore;
   readonly chat: ChatHistory;
+  readonly notifications: NotificationStore;
 }
 
 export function createStores(config: Config, redis?: RedisConnections, logger?: Logger): Stores {
@@ -22,6 +24,7 @@ export function createStores(config: Config, redis?: RedisConnections, logger?: 
       cells: new MemoryCellStore(),
       sessions: new MemorySessionStore(),
       chat: new MemoryChatHistory(config.chatHistoryCap),
+      notifications: new MemoryNotificationStore(config.publishing.notificationsCap),
     };
   }
   const presence = new RedisPresenceStore(redis.data, config.podId, config.presence.ttlMs);
@@ -33,5 +36,6 @@ export function createStores(config: Config, redis?: RedisConnections, logger?: 
     cells: new RedisCellStore(redis.data, config.stateTtlSeconds),
     sessions: new RedisSessionStore(redis.data, config.stateTtlSeconds),
     chat: new RedisChatHistory(redis.data, config.chatHistoryCap, config.stateTtlSeconds),
+    notifications: new RedisNotificationStore(redis.data, config.publishing.notificationsCap, config.stateTtlSeconds),
   };
 }

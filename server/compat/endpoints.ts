@@ -24,13 +24,19 @@ const CALCULATIONS_PREFIX = '/api/websockets/ws/';
  * The native endpoints of the public contract, path to dialect:
  * `/api/v1/ws` seed 002, `/ws` seed 001, `/api/websockets/ws/{token}` seed 000,
  * `/api/streaming/ws` seed 003, `/api/{chat,analytics,collaboration}/ws` seed 004.
+ * Seed 003's clients connect to the server's root (`new WebSocket('ws://host:8765')`), so a
+ * WebSocket upgrade at `/` speaks seed 003 too: the same dialect object, hence the same frames,
+ * outgoing cache entries and metric label (`native:/api/streaming/ws`). Engine.io keeps its own
+ * path (`/socket.io`); a plain HTTP `GET /` is not an upgrade and never reaches this lookup.
  * Returns the lookup; a trailing slash is ignored.
  */
 export function nativeEndpoints(config: Config): (pathname: string) => Endpoint | undefined {
+  const streaming = streamingDialect();
   const exact = new Map<string, Dialect>([
     ['/api/v1/ws', workspaceDialect()],
     ['/ws', agentsDialect(config)],
-    ['/api/streaming/ws', streamingDialect()],
+    ['/api/streaming/ws', streaming],
+    ['/', streaming],
     ['/api/chat/ws', learningDialect('chat')],
     ['/api/analytics/ws', learningDialect('analytics')],
     ['/api/collaboration/ws', learningDialect('collaboration')],

@@ -6,7 +6,11 @@ import type { PodActivity } from '../cluster/activity';
 import type { ConnectionControl } from '../cluster/control';
 import type { Limits } from '../cluster/limits';
 import type { Stores } from '../cluster/stores';
+import type { Router } from 'express';
+import type { RedisConnections } from '../cluster/redis';
+import type { ClusterStats } from '../cluster/stats';
 import type { Config } from '../config';
+import type { AdminGuard } from '../http/admin';
 import type { Logger } from '../logger';
 import type { GatewayMetrics } from '../metrics';
 import type { Guard, Observer } from '../pipeline';
@@ -78,6 +82,16 @@ export interface FeatureContext {
   onDrain(listener: (timeoutMs: number) => Promise<void>): void;
   /** Whether other pods share the adapter (Redis): cross-pod orders travel only then. */
   readonly clustered: boolean;
+  /** The Redis connections (for features that subscribe to their own channels); undefined on one pod without Redis. */
+  readonly redis?: RedisConnections;
+  /** Where a feature mounts its HTTP routes (mounted on the gateway's Express app). */
+  readonly http: Router;
+  /** The admin REST API's guard: admin JWT or ADMIN_API_KEY (server/http/admin.ts). */
+  readonly requireAdmin: AdminGuard;
+  /** This pod's own figures and the cluster's (stats endpoints). */
+  readonly stats: ClusterStats;
+  /** Starts this pod's graceful shutdown (as SIGTERM does); the process exits when it completes. */
+  shutdown(): void;
   /** Adds a check run before every handler (in registration order). */
   guard(guard: Guard): void;
   /** Adds an observer of every message outcome. */

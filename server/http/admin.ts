@@ -1,5 +1,8 @@
-import { Router, type NextFunction, type Request, type Response } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { Router, type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { z } from 'zod';
 import { ErrorChannels, ErrorCodes, GatewayError, toGatewayError } from '../../shared/errors';
+import { UserIdParam } from '../../shared/rest';
 import { userRoom } from '../../shared/rooms';
 import { isAdmin } from '../auth/principal';
 import { bearerToken } from '../auth/token';
@@ -8,16 +11,90 @@ import type { ConnectionControl } from '../cluster/control';
 import type { ClusterStats } from '../cluster/stats';
 import type { CellStore } from '../cluster/cells';
 import type { PresenceStore } from '../cluster/presence';
+import { jsonDepthExceeds, MAX_FRAME_DEPTH } from '../compat/frames';
 
+/** Every REST error: the code's HTTP status (shared/errors.ts) and `{code, error, timestamp, ...details}`. */
 export function sendHttpError(res: Response, err: unknown): void {
   const e = toGatewayError(err);
   res.status(ErrorChannels[e.code].http).json({ ...e.details, code: e.code, error: e.message, timestamp: new Date().toISOString() });
 }
 
-/** Bearer token with role `admin`, else 401/403. */
-export function requireAdmin(verify: TokenVerifier) {
-  return (req: Request, res: Response, next: NextFunction): void => {
+/**
+ * Validates a request part with its zod schema (shared/rest.ts). A failure is INVALID_MESSAGE
+ * (400) with each issue's dot path, as the message pipeline reports a bad payload.
+ */
+export function parseWith<S extends z.ZodTypeAny>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  throw new GatewayError(ErrorCodes.INVALID_MESSAGE, `Invalid ${what}: ${issues.map((i) => `${i.path || '(body)'}: ${i.message}`).join('; ')}`, { issues });
+}
+
+/**
+ * A REST route's JSON body: `Content-Type: application/json`, at most `limitBytes`
+ * (ADMIN_BODY_MAX_BYTES, else 413 MESSAGE_TOO_LARGE), an object or array (else 400), nested at
+ * most as deep as a native frame may be (socket.io's encoder walks payloads recursively). Errors
+ * reach `restErrors`, which must follow the route in its router.
+ */
+export function jsonBody(limitBytes: number): RequestHandler[] {
+  const requireJson: RequestHandler = (req, _res, next) => {
+    if (req.is('application/json') === false) next(new GatewayError(ErrorCodes.INVALID_MESSAGE, 'Content-Type must be application/json'));
+    else next();
+  };
+  const parse = express.json({
+    limit: limitBytes,
+    strict: true,
+    verify: (_req, _res, buf) => {
+      if (jsonDepthExceeds(buf.toString('utf8'), MAX_FRAME_DEPTH)) {
+        throw new GatewayError(ErrorCodes.INVALID_MESSAGE, `Body nested deeper than ${MAX_FRAME_DEPTH} levels`);
+      }
+    },
+  });
+  return [requireJson, parse];
+}
+
+/** body-parser's failure types and what they are in the gateway's error codes. */
+const BODY_ERRORS: Readonly<Record<string, () => GatewayError>> = {
+  'entity.too.large': () => new GatewayError(ErrorCodes.MESSAGE_TOO_LARGE, 'Body too large'),
+  'entity.parse.failed': () => new GatewayError(ErrorCodes.INVALID_JSON, 'Body is not valid JSON'),
+};
+
+/**
+ * The error handler of a REST router: GatewayErrors as they are, body-parser failures mapped
+ * (too large 413, malformed 400), anything else INTERNAL_ERROR without its text.
+ */
+export const restErrors: ErrorRequestHandler = (err, _req, res, next) => {
+  if (res.headersSent) return next(err);
+  if (err instanceof GatewayError) return sendHttpError(res, err);
+  const type = (err as { type?: unknown }).type;
+  const status = Number((err as { status?: unknown }).status);
+  const known = typeof type === 'string' ? BODY_ERRORS[type] : undefined;
+  if (known) return sendHttpError(res, known());
+  if (status >= 400 && status < 500) return sendHttpError(res, new GatewayError(ErrorCodes.INVALID_MESSAGE, 'Unreadable body'));
+  sendHttpError(res, err);
+};
+
+/** Constant-time comparison of a presented key with the configured one (digests: equal lengths). */
+function sameKey(presented: string, expected: string): boolean {
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+export type AdminGuard = (req: Request, res: Response, next: NextFunction) => void;
+
+/**
+ * The admin REST API's guard: a bearer token with role `admin`, or, for backends that mint no JWTs,
+ * the service key ADMIN_API_KEY in `X-API-Key` (compared in constant time). Else 401/403.
+ */
+export function requireAdmin(verify: TokenVerifier, adminApiKey?: string): AdminGuard {
+  return (req, res, next) => {
     try {
+      const key = req.headers['x-api-key'];
+      if (typeof key === 'string' && key.length > 0) {
+        if (!adminApiKey || !sameKey(key, adminApiKey)) throw new GatewayError(ErrorCodes.AUTHENTICATION_FAILED, 'Invalid API key');
+        return next();
+      }
       const principal = verify(bearerToken(req.headers));
       if (!isAdmin(principal)) throw new GatewayError(ErrorCodes.PERMISSION_DENIED, 'Role admin required');
       next();
@@ -28,7 +105,7 @@ export function requireAdmin(verify: TokenVerifier) {
 }
 
 export interface AdminDeps {
-  verify: TokenVerifier;
+  requireAdmin: AdminGuard;
   stats: ClusterStats;
   presence: PresenceStore;
   cells: CellStore;
@@ -45,17 +122,19 @@ const HOUR_MS = 3_600_000;
  */
 export function adminRouter(deps: AdminDeps): Router {
   const router = Router();
-  router.use('/api/v1/ws/stats', requireAdmin(deps.verify));
-  router.use('/api/v1/ws/rooms', requireAdmin(deps.verify));
-  router.use('/api/v1/ws/users', requireAdmin(deps.verify));
-
-  router.delete('/api/v1/ws/users/:userId/connections', (req, res) => {
-    const userId = req.params.userId;
-    const closed = deps.control.closeRoom(userRoom(userId), new GatewayError(ErrorCodes.AUTHENTICATION_FAILED, 'Token revoked'));
-    res.json({ user_id: userId, closed_on_this_pod: closed, timestamp: new Date().toISOString() });
+  // The guard per route (not per path prefix): the admin API's other routes under these paths
+  // (stats/detailed, users/{id}/notify) carry their own, and a request is verified once.
+  router.delete('/api/v1/ws/users/:user_id/connections', deps.requireAdmin, (req, res) => {
+    try {
+      const { user_id } = parseWith(UserIdParam, req.params, 'user id');
+      const closed = deps.control.closeRoom(userRoom(user_id), new GatewayError(ErrorCodes.AUTHENTICATION_FAILED, 'Token revoked'));
+      res.json({ user_id, closed_on_this_pod: closed, timestamp: new Date().toISOString() });
+    } catch (err) {
+      sendHttpError(res, err);
+    }
   });
 
-  router.get('/api/v1/ws/stats', async (_req, res) => {
+  router.get('/api/v1/ws/stats', deps.requireAdmin, async (_req, res) => {
     try {
       const [{ pods, partial }, rooms] = await Promise.all([deps.stats.collect(), deps.presence.rooms()]);
       const sum = (f: (p: (typeof pods)[number]) => number) => pods.reduce((n, p) => n + f(p), 0);
@@ -73,7 +152,7 @@ export function adminRouter(deps: AdminDeps): Router {
     }
   });
 
-  router.get('/api/v1/ws/rooms', async (_req, res) => {
+  router.get('/api/v1/ws/rooms', deps.requireAdmin, async (_req, res) => {
     try {
       const [{ pods }, rooms] = await Promise.all([deps.stats.collect(), deps.presence.rooms()]);
       const sheets = await Promise.all(rooms.map(({ room }) => deps.cells.activeSheets(room)));
