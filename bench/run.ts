@@ -13,12 +13,14 @@ import { OutOfTime, type Ctx } from './scenarios/context';
 import { clusterScenario, fanoutScenario, nativeScenario, steadyScenario } from './scenarios/fanout';
 import { cellsScenario } from './scenarios/cells';
 import { floodScenario } from './scenarios/flood';
+import { aiScenario } from './scenarios/ai';
 import { memoryScenario } from './scenarios/memory';
 import { REPO_ROOT } from './servers/targets';
 
 /**
- * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells,flood]
- *   [--servers=ws,socketio,gateway] [--sizes=1000,5000] [--flood-seconds=20] [--profile] [--write-docs]`
+ * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells,flood,ai]
+ *   [--servers=ws,socketio,gateway,relay] [--sizes=1000,5000] [--flood-seconds=20] [--ai-streams=200]
+ *   [--ai-intervals=50,0] [--profile] [--write-docs]`
  * The gateway (built, as it ships) against bare socket.io and raw ws, started here as child
  * processes on 127.0.0.1, loaded by one or two client processes. Every child is stopped at the
  * end, on error, on SIGINT/SIGTERM and when the global time bound passes.
@@ -89,6 +91,10 @@ async function main(): Promise<number> {
     if (wants(plan, 'flood') && plan.floodSeconds > 0) {
       log(`\n[7] flood: well-behaved users' acks with and without an abuser, default limits (${elapsed()})`);
       await floodScenario(ctx);
+    }
+    if (wants(plan, 'ai') && plan.aiStreams > 0) {
+      log(`\n[8] AI streaming: ${plan.aiStreams} streams through the gateway and a plain SSE relay (${elapsed()})`);
+      await aiScenario(ctx);
     }
   } catch (err) {
     complete = false;

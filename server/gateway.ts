@@ -180,7 +180,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     limits,
     logger,
     config,
-    rooms: new RoomBroadcaster(io, activity, limits, metrics),
+    rooms: new RoomBroadcaster(io, activity, limits, metrics, Boolean(redis)),
     activity,
     metrics,
     verify,

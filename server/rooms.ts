@@ -15,9 +15,18 @@ export interface EmitOptions {
   volatile?: boolean;
 }
 
+/** Whether any of the rooms has a member in this pod's namespace (only meaningful on one pod). */
+function hasLocalMembers(io: GatewayServer, ns: string, room: string | string[]): boolean {
+  const rooms = io._nsps.get(ns)?.adapter.rooms;
+  if (!rooms) return false;
+  return typeof room === 'string' ? (rooms.get(room)?.size ?? 0) > 0 : room.some((r) => (rooms.get(r)?.size ?? 0) > 0);
+}
+
 /**
  * Emits a server event to internal room(s) in every namespace that serves the event (`/` and its
  * feature namespace), through the adapter: encoded once per namespace, delivered on every pod.
+ * With `localOnly` (one pod, no Redis) a namespace where the room has no member is skipped: the
+ * adapter encodes before it looks for recipients, so an emit to nobody is not free.
  */
 export function emitTo<T extends ServerMessageType>(
   io: GatewayServer,
@@ -25,8 +34,10 @@ export function emitTo<T extends ServerMessageType>(
   type: T,
   payload: ServerPayload<T>,
   options: EmitOptions = {},
+  localOnly = false,
 ): void {
   for (const ns of namespacesOf(type)) {
+    if (localOnly && !hasLocalMembers(io, ns, room)) continue;
     let op = io.of(ns).to(room);
     if (options.except && options.except.nsp.name === ns) op = op.except(options.except.id);
     if (options.volatile) op = op.volatile;
@@ -46,6 +57,8 @@ export class RoomBroadcaster {
     private readonly activity: PodActivity,
     private readonly limits: Limits,
     private readonly metrics: GatewayMetrics,
+    /** Whether other pods share the adapter: then every namespace's emit must travel to them. */
+    private readonly clustered: boolean,
   ) {}
 
   /**
@@ -70,19 +83,19 @@ export class RoomBroadcaster {
   toRoom<T extends ServerMessageType>(roomId: string, type: T, payload: ServerPayload<T>, options?: EmitOptions): void {
     this.activity.roomMessage(roomId);
     this.metrics.messagesSent(type);
-    emitTo(this.io, clientRoom(roomId), type, payload, options);
+    emitTo(this.io, clientRoom(roomId), type, payload, options, !this.clustered);
   }
 
   /** Emits once to everyone in any of the client rooms (a member of several gets it once). */
   toRooms<T extends ServerMessageType>(roomIds: readonly string[], type: T, payload: ServerPayload<T>, options?: EmitOptions): void {
     for (const roomId of roomIds) this.activity.roomMessage(roomId);
     this.metrics.messagesSent(type);
-    emitTo(this.io, roomIds.map(clientRoom), type, payload, options);
+    emitTo(this.io, roomIds.map(clientRoom), type, payload, options, !this.clustered);
   }
 
   /** Emits to an internal room (`session:<id>`, `user:<sub>`, ...), on every pod. */
   toInternal<T extends ServerMessageType>(room: string, type: T, payload: ServerPayload<T>, options?: EmitOptions): void {
     this.metrics.messagesSent(type);
-    emitTo(this.io, room, type, payload, options);
+    emitTo(this.io, room, type, payload, options, !this.clustered);
   }
 }

@@ -35,6 +35,17 @@ export interface Plan {
   floodSeconds: number;
   floodRate: number;
   floodConnections: number;
+  /**
+   * AI streaming (issue 9; 0 streams: skipped): `aiStreams` concurrent streams of `aiTokens` tokens
+   * at `aiTokenRate` a second from a local fake upstream, their starts spread over `aiStaggerMs`,
+   * through a plain SSE relay and through the gateway once per AI_PROGRESS_INTERVAL_MS in
+   * `aiIntervals` (`--ai-streams=200`, `--ai-intervals=50,0`).
+   */
+  aiStreams: number;
+  aiTokens: number;
+  aiTokenRate: number;
+  aiStaggerMs: number;
+  aiIntervals: number[];
   /** Scenarios to run (all by default; `--only=fanout,memory`). */
   only: Set<string> | null;
   /** Servers for scenarios 1-4 (all by default; `--servers=socketio,gateway`). */
@@ -75,6 +86,11 @@ export function planFrom(argv: string[]): Plan {
         floodSeconds: 0,
         floodRate: 5000,
         floodConnections: 1,
+        aiStreams: 0,
+        aiTokens: 500,
+        aiTokenRate: 100,
+        aiStaggerMs: 500,
+        aiIntervals: [50, 0],
         only: null,
         servers: null,
         joinTimeoutMs: 30_000,
@@ -106,6 +122,11 @@ export function planFrom(argv: string[]): Plan {
         floodSeconds: 20,
         floodRate: 5000,
         floodConnections: 1,
+        aiStreams: 200,
+        aiTokens: 500,
+        aiTokenRate: 100,
+        aiStaggerMs: 500,
+        aiIntervals: [50, 0],
         only: null,
         servers: null,
         joinTimeoutMs: 120_000,
@@ -122,6 +143,10 @@ export function planFrom(argv: string[]): Plan {
   if (sizes?.length) base.fanoutSizes = base.memorySizes = sizes;
   const floodSeconds = Number(value('flood-seconds'));
   if (floodSeconds >= 1 && floodSeconds <= 120) base.floodSeconds = Math.floor(floodSeconds);
+  const aiStreams = Number(value('ai-streams'));
+  if (aiStreams >= 1 && aiStreams <= 2000) base.aiStreams = Math.floor(aiStreams);
+  const aiIntervals = value('ai-intervals')?.split(',').filter((x) => x !== '').map(Number).filter((x) => x >= 0 && x <= 10_000);
+  if (aiIntervals?.length) base.aiIntervals = aiIntervals.map(Math.floor);
   base.profile = flag('profile');
   base.writeDocs = flag('write-docs');
   return base;

@@ -26,6 +26,10 @@ export interface MarkdownInput {
     floodUserRate: number;
     floodSeconds: number;
     floodRate: number;
+    aiStreams: number;
+    aiTokens: number;
+    aiTokenRate: number;
+    aiStaggerMs: number;
   };
 }
 
@@ -144,6 +148,23 @@ ${list(d.failures)}
   that closed first. The same against bare socket.io, which has no limits. \`flood_p99_ratio\` is
   the gateway's well-behaved p99 under the flood ÷ without, each over every repetition's acks (one
   repetition's p99 is one of its few worst acks).
+- **AI streaming (scenario 8, issue 9; \`--only=ai\`, not in --quick):** a fake OpenAI-compatible Chat
+  Completions upstream (bench/servers/fake-upstream.ts: \`node:http\` on 127.0.0.1, a process of its
+  own) streams every request's ${d.plan.aiTokens} tokens at ${d.plan.aiTokenRate} a second, one SSE chunk per token, each
+  token's text \`t<seq>@<ms> \` carrying the time the upstream wrote it (the machine's monotonic clock,
+  shared by every process, in ms with µs decimals). ${d.plan.aiStreams} concurrent streams (their starts spread
+  over ${d.plan.aiStaggerMs} ms), through (a) the gateway (its limits raised as above, \`AI_UPSTREAM_URL\` at the fake, one
+  user per stream so \`AI_MAX_CONCURRENT_PER_USER\` stays at its default), clients on \`/ai\` (Socket.IO
+  v4 frames) sending \`ai_request\` and reading the \`ai_event\`s, once with \`AI_PROGRESS_INTERVAL_MS=50\`
+  (the default) and once with \`0\` (every delta sent at once); and (b) a plain \`http\` SSE relay
+  (bench/servers/sse-relay.ts: per client request, the same request to the same upstream, each
+  complete SSE event written to the client as it arrives), read with \`fetch\` and a streaming reader.
+  Added latency is, per token, client receipt minus the upstream's write: with the default interval it
+  includes the coalescing wait (up to 50 ms a token), so the 20 ms p99 target applies to the \`0\`
+  run. Every token is counted and checked in order; the gateway's \`ai_complete\` result must equal
+  the deltas' concatenation. Server CPU per token: the server process's CPU time (\`/proc\`) over the
+  phase ÷ tokens delivered. The three paths alternate within each repetition, after one unrecorded
+  warm-up of 100 tokens a stream each.
 - **Joining:** "join all s" is the time from the first \`join_room\` until the server is idle again,
   and "MB pushed while joining" what the clients received meanwhile (room_state, user_joined):
   the gateway announces joins to the room up to \`PRESENCE_BROADCAST_MAX_USERS\` (100) members;
@@ -161,11 +182,12 @@ npm run bench -- --quick        # reduced set, under a minute
 npm run bench -- --write-docs   # also rewrites this file and docs/bench/fanout.svg
 npm run bench -- --only=fanout,memory --servers=socketio,gateway --sizes=1000 --reps=1   # subsets
 npm run bench -- --only=memory --servers=gateway --sizes=5000 --profile   # gateway CPU profiles in bench/results/profiles/
+npm run bench -- --only=ai      # AI streaming: gateway vs a plain SSE relay, about 70 s (--ai-streams=N, --ai-intervals=50,0, --servers=relay,gateway)
 node dist/bench/ab-gateways.js --a=<dir> --b=<dir>   # two gateway builds (each with dist/), repetitions interleaved
 \`\`\`
 
 \`redis-server\` must be on the PATH for the cluster scenario. Scenarios: fanout, steady, memory
-(with the connect storm), cluster, native, cells, flood (\`--only=flood\`, about 4 minutes). The exit code is 1 when a figure could not be
+(with the connect storm), cluster, native, cells, flood (\`--only=flood\`, about 4 minutes), ai (\`--only=ai\`, about 70 s). The exit code is 1 when a figure could not be
 measured (listed under failures). The output ends with one JSON line
 per figure and a JSON summary line; \`bench/results/latest.json\` holds everything and
 \`bench/results/fanout.svg\` the chart.

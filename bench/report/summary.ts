@@ -3,6 +3,7 @@ import type { Results } from '../lib/results';
 import { ratio } from '../lib/stats';
 import { CLUSTER, NATIVE, SINGLE, SIO_PATH } from '../scenarios/fanout';
 import { FLOOD_GATEWAY, FLOOD_SOCKETIO } from '../scenarios/flood';
+import { AI_RELAY, aiGatewayLabel } from '../scenarios/ai';
 
 /**
  * The ratios of the issue's targets, each from medians of the same run. Where the target is a
@@ -42,6 +43,7 @@ export function summarize(results: Results, plan: Plan): Summary {
   const cn = plan.clusterSize;
   const sn = plan.steadySize;
   const fn = plan.floodUsers;
+  const an = plan.aiStreams;
 
   const s = {
     fanout_vs_socketio: worst(bigRooms.map((n) => fanCpu('socketio', n)), (a, b) => Math.min(a, b)),
@@ -66,12 +68,23 @@ export function summarize(results: Results, plan: Plan): Summary {
     // comparison (no target).
     flood_p99_ratio: ratio(med('flood', FLOOD_GATEWAY, fn, 'flood_p99_all_ms'), med('flood', FLOOD_GATEWAY, fn, 'calm_p99_all_ms')),
     flood_p99_ratio_socketio: ratio(med('flood', FLOOD_SOCKETIO, fn, 'flood_p99_all_ms'), med('flood', FLOOD_SOCKETIO, fn, 'calm_p99_all_ms')),
+    // AI streaming (issue 9): added latency per token (client receipt - upstream write, which with
+    // AI_PROGRESS_INTERVAL_MS=50 includes up to 50 ms of coalescing: the p99 target is on the 0
+    // run), and server CPU per token delivered, gateway / plain SSE relay (lower is better).
+    ai_added_p99_ms_interval0: med('ai', aiGatewayLabel(0), an, 'p99_ms') ?? null,
+    ai_added_p99_ms_interval50: med('ai', aiGatewayLabel(50), an, 'p99_ms') ?? null,
+    ai_added_p99_ms_relay: med('ai', AI_RELAY, an, 'p99_ms') ?? null,
+    ai_cpu_per_token_vs_relay: ratio(med('ai', aiGatewayLabel(50), an, 'cpu_us_per_token'), med('ai', AI_RELAY, an, 'cpu_us_per_token')),
+    ai_cpu_per_token_vs_relay_interval0: ratio(med('ai', aiGatewayLabel(0), an, 'cpu_us_per_token'), med('ai', AI_RELAY, an, 'cpu_us_per_token')),
+    // Tokens not delivered in the worst repetition of any path (every path must deliver them all).
+    ai_tokens_missing: worst([AI_RELAY, ...plan.aiIntervals.map(aiGatewayLabel)].map((l) => results.get('ai', l, an, 'tokens_missing')?.max ?? null), (a, b) => Math.max(a, b)),
   };
   // A room size where the baseline has a figure and the gateway none (e.g. its room could not be
   // formed within the join bound) fails the fan-out targets instead of silently dropping out.
   const unmeasured = bigRooms.filter((n) => med('fanout', 'socketio', n, 'cpu_us_per_delivery') !== undefined && med('fanout', 'gateway', n, 'cpu_us_per_delivery') === undefined);
   const atLeast = (v: number | null, t: number) => ({ verdict: (v === null ? 'not measured' : v >= t ? 'met' : 'missed') as Verdict, value: v, target: `>= ${t}` });
   const atMost = (v: number | null, t: number) => ({ verdict: (v === null ? 'not measured' : v <= t ? 'met' : 'missed') as Verdict, value: v, target: `<= ${t}` });
+  const below = (v: number | null, t: number) => ({ verdict: (v === null ? 'not measured' : v < t ? 'met' : 'missed') as Verdict, value: v, target: `< ${t}` });
   return {
     ...s,
     fanout_gateway_unmeasured_sizes: unmeasured,
@@ -84,6 +97,10 @@ export function summarize(results: Results, plan: Plan): Summary {
       cluster_p99_vs_single: atMost(s.cluster_p99_vs_single, 1.3),
       steady_p99_vs_socketio: atMost(s.steady_p99_vs_socketio, 1.2),
       flood_p99_ratio: atMost(s.flood_p99_ratio, 1.5),
+      ai_added_p99_ms_interval0: below(s.ai_added_p99_ms_interval0, 20),
+      ai_cpu_per_token_vs_relay: atMost(s.ai_cpu_per_token_vs_relay, 2),
+      ai_cpu_per_token_vs_relay_interval0: atMost(s.ai_cpu_per_token_vs_relay_interval0, 2),
+      ai_tokens_missing: atMost(s.ai_tokens_missing, 0),
     },
   };
 }

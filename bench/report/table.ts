@@ -17,6 +17,7 @@ const SECTIONS: Section[] = [
   { scenario: 'cells', title: 'Cell updates: acked updates at a steady 500/s from one member of a room of 100', metrics: [['ack_p50_ms', 'ack p50 ms'], ['ack_p99_ms', 'ack p99 ms'], ['max_ms', 'max ms'], ['updates_per_s', 'updates/s'], ['cpu_us_per_update', 'server µs CPU/update']] },
   { scenario: 'flood', title: 'Flood: 50 well-behaved users\' acked cell updates without and with one abuser, default limits', metrics: [['calm_p50_ms', 'ack p50 ms, no flood'], ['calm_p99_ms', 'ack p99 ms, no flood'], ['flood_p50_ms', 'ack p50 ms, flood'], ['flood_p99_ms', 'ack p99 ms, flood'], ['calm_p99_all_ms', 'ack p99 ms, no flood, all reps'], ['flood_p99_all_ms', 'ack p99 ms, flood, all reps'], ['acks_per_s', 'acks/s, flood'], ['well_failed', 'failed requests'], ['server_cores_calm', 'server cores, no flood'], ['server_cores_flood', 'server cores, flood'], ['users_client_cores_flood', 'users\' client cores, flood']] },
   { scenario: 'flood_abuser', title: 'Flood: the abuser (one user, request-class frames as fast as allowed, reconnecting at once)', metrics: [['frames_per_s', 'frames/s'], ['sent', 'frames sent'], ['served', 'served'], ['refused', 'refused'], ['unanswered', 'unanswered'], ['disconnects', 'disconnected'], ['first_disconnect_ms', 'first disconnect after ms'], ['reconnect_attempts', 'reconnect attempts'], ['reconnected', 'reconnects accepted'], ['abuser_client_cores', 'abuser client cores']] },
+  { scenario: 'ai', title: 'AI streaming: N concurrent streams of 500 tokens at 100 tokens/s from a fake upstream; added latency = client receipt - upstream write, per token', metrics: [['tokens_delivered', 'tokens delivered'], ['tokens_missing', 'tokens missing'], ['out_of_order', 'out of order'], ['result_mismatches', 'result != deltas'], ['cpu_us_per_token', 'server µs CPU/token'], ['server_cpu_util', 'server cores'], ['p50_ms', 'added p50 ms'], ['p99_ms', 'added p99 ms'], ['max_ms', 'added max ms'], ['p99_all_ms', 'added p99 ms, all reps'], ['tokens_per_event', 'tokens/event'], ['upstream_cpu_us_per_token', 'upstream µs CPU/token'], ['upstream_late_ms', 'upstream timer lateness ms'], ['client_cpu_util_max', 'busiest client cores']] },
   { scenario: 'cluster_steady', title: 'Cluster at the steady rate', metrics: [['p50_ms', 'p50 ms'], ['p99_ms', 'p99 ms'], ['max_ms', 'max ms'], ['cpu_us_per_delivery', 'pods µs CPU/delivery']] },
 ];
 
@@ -41,7 +42,7 @@ export interface Table {
   rows: string[][];
 }
 
-const ORDER = ['ws', 'socketio', 'gateway', 'gateway x1', 'gateway x2 (redis)'];
+const ORDER = ['ws', 'socketio', 'gateway', 'gateway x1', 'gateway x2 (redis)', 'sse relay (plain http)', 'gateway, AI_PROGRESS_INTERVAL_MS=50', 'gateway, AI_PROGRESS_INTERVAL_MS=0'];
 const rank = (s: string) => (ORDER.includes(s) ? ORDER.indexOf(s) : ORDER.length);
 
 export function tables(figures: Figure[]): Table[] {
