@@ -140,7 +140,8 @@ export class Dispatcher {
     nsp.on('connection', (socket) => {
       socket.onAny(onEvent);
       socket.on('disconnecting', onDisconnecting);
-      for (const listener of this.connectListeners) this.track(() => listener(socket), 'connect listener failed', socket);
+      const listeners = this.connectListeners;
+      for (let i = 0; i < listeners.length; i++) this.track(listeners[i], socket, 'connect listener failed');
     });
   }
 
@@ -278,11 +279,11 @@ export class Dispatcher {
       });
   }
 
-  /** Runs a listener, tracking its promise for shutdown and logging its failure. */
-  private track(run: () => unknown, message: string, socket: GatewaySocket): void {
+  /** Runs a listener on a socket (no closure per call), tracking its promise for shutdown and logging its failure. */
+  private track(listener: (socket: GatewaySocket) => unknown, socket: GatewaySocket, message: string): void {
     let result: unknown;
     try {
-      result = run();
+      result = listener(socket);
     } catch (err) {
       this.log.error(message, { socket_id: socket.id, error: String((err as Error)?.stack ?? err) });
       return;
@@ -299,7 +300,7 @@ export class Dispatcher {
       const reason = new GatewayError(ErrorCodes.UPSTREAM_UNAVAILABLE, 'Caller disconnected');
       for (const call of calls) call.abort(reason);
     }
-    for (const listener of this.disconnectListeners) this.track(() => listener(socket), 'disconnect cleanup failed', socket);
+    for (const listener of this.disconnectListeners) this.track(listener, socket, 'disconnect cleanup failed');
   }
 
   /**

@@ -113,11 +113,13 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const closeNativeEndpoints = attachNativeEndpoints({ io, httpServer, config, logger, verify, metrics });
 
   const recordFrameSize = frameSizeRecorder(smallestFrameLimit(config));
+  // One close listener for every connection (engine.io emits `close` once per connection).
+  function onConnClose(this: { [AUTHENTICATED]?: boolean }) {
+    if (this[AUTHENTICATED]) authenticated--;
+  }
   io.engine.on('connection', (conn) => {
     conn.prependListener('data', recordFrameSize);
-    conn.once('close', () => {
-      if ((conn as { [AUTHENTICATED]?: boolean })[AUTHENTICATED]) authenticated--;
-    });
+    conn.on('close', onConnClose);
   });
 
   const localStats = (): PodStats => ({
@@ -152,17 +154,20 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const logConnections = logger.isLevelEnabled('info');
   // One function for every socket (no closure per connection: this runs for each of thousands).
   function onDisconnect(this: GatewaySocket, reason: string) {
-    metrics.connectionClosed(socketConnectionInfo(this).transport, this.nsp.name);
-    if (logConnections) connLog.info('disconnected', { socket_id: this.id, user_id: this.data.principal.userId, reason });
+    connLog.info('disconnected', { socket_id: this.id, user_id: this.data.principal.userId, reason });
   }
+  // The connection gauge goes down with the dispatcher's disconnect listeners (its one
+  // `disconnecting` listener per socket), not with a listener of its own on every socket.
+  dispatcher.onDisconnect((socket) => metrics.connectionClosed(socketConnectionInfo(socket).transport, socket.nsp.name));
   for (const name of AllNamespaces) {
     const nsp = io.of(name);
     nsp.use(auth);
     nsp.on('connection', (socket) => {
       const { transport } = socketConnectionInfo(socket);
       metrics.connectionOpened(transport, name);
-      socket.once('disconnect', onDisconnect);
-      if (logConnections) connLog.info('connected', { socket_id: socket.id, user_id: socket.data.principal.userId, namespace: name, transport });
+      if (!logConnections) return;
+      connLog.info('connected', { socket_id: socket.id, user_id: socket.data.principal.userId, namespace: name, transport });
+      socket.on('disconnect', onDisconnect); // emitted once per socket: no once-wrapper per socket
     });
     dispatcher.attach(nsp);
   }

@@ -10,6 +10,14 @@ const HANDLER_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 
 let processMetrics: Metric[] | undefined;
 
+/** Connections of one (transport, namespace): open now, and opened since start. */
+interface ConnectionCount {
+  readonly transport: string;
+  readonly namespace: string;
+  open: number;
+  opened: number;
+}
+
 /**
  * The process metrics (CPU, memory, handles, GC, event-loop lag), created once per process on
  * first use. They describe the process, not a gateway, and prom-client gives no way to stop what
@@ -45,8 +53,6 @@ export interface MetricsSources {
 export class GatewayMetrics implements Observer {
   readonly registry = new Registry();
 
-  private readonly connections: Gauge<'transport' | 'namespace'>;
-  private readonly connectionsOpened: Counter<'transport'>;
   private readonly connectionsRefused: Counter<'code'>;
   private readonly received: Counter<'type'>;
   private readonly sent: Counter<'type'>;
@@ -66,13 +72,28 @@ export class GatewayMetrics implements Observer {
     const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
       new Counter<L>({ name, help, labelNames, registers });
 
-    this.connections = new Gauge({
+    const counts = (): ConnectionCount[] => [...this.connectionCounts.values()].flatMap((byNamespace) => [...byNamespace.values()]);
+    new Gauge({
       name: 'gateway_connections',
       help: 'Open connections on this pod, by transport (eio3, eio4, native:<endpoint>) and namespace.',
       labelNames: ['transport', 'namespace'],
       registers,
+      collect() {
+        for (const c of counts()) this.set({ transport: c.transport, namespace: c.namespace }, c.open);
+      },
     });
-    this.connectionsOpened = counter('gateway_connections_opened_total', 'Connections accepted, by transport.', ['transport']);
+    new Counter({
+      name: 'gateway_connections_opened_total',
+      help: 'Connections accepted, by transport.',
+      labelNames: ['transport'],
+      registers,
+      collect() {
+        const byTransport = new Map<string, number>();
+        for (const c of counts()) byTransport.set(c.transport, (byTransport.get(c.transport) ?? 0) + c.opened);
+        this.reset();
+        for (const [transport, opened] of byTransport) this.inc({ transport }, opened);
+      },
+    });
     this.connectionsRefused = counter('gateway_connections_refused_total', 'Handshakes refused, by error code.', ['code']);
     this.received = counter('gateway_messages_received_total', 'Messages received, by type (unknown for a type the namespace does not serve).', ['type']);
     this.sent = counter('gateway_messages_sent_total', 'Messages sent, by server event type.', ['type']);
@@ -123,27 +144,29 @@ export class GatewayMetrics implements Observer {
     }
   }
 
-  /** Labelled children, made once per label set: prom-client hashes the labels on every call otherwise. */
-  private readonly connectionChildren = new Map<string, { gauge: ReturnType<Gauge['labels']>; opened: ReturnType<Counter['labels']> }>();
+  /**
+   * Connections opened and open, per (transport, namespace), as plain numbers: a connect storm
+   * pays a Map lookup and two additions per connection; prom-client (which hashes the label set
+   * on every inc/dec, even through a cached child) is given them only when scraped.
+   */
+  private readonly connectionCounts = new Map<string, Map<string, ConnectionCount>>();
 
-  private connectionChild(transport: string, namespace: string) {
-    const key = `${transport}\n${namespace}`;
-    let child = this.connectionChildren.get(key);
-    if (!child) {
-      child = { gauge: this.connections.labels({ transport, namespace }), opened: this.connectionsOpened.labels({ transport }) };
-      this.connectionChildren.set(key, child);
-    }
-    return child;
+  private connectionCount(transport: string, namespace: string): ConnectionCount {
+    let byNamespace = this.connectionCounts.get(transport);
+    if (!byNamespace) this.connectionCounts.set(transport, (byNamespace = new Map()));
+    let count = byNamespace.get(namespace);
+    if (!count) byNamespace.set(namespace, (count = { transport, namespace, open: 0, opened: 0 }));
+    return count;
   }
 
   connectionOpened(transport: string, namespace: string): void {
-    const child = this.connectionChild(transport, namespace);
-    child.gauge.inc();
-    child.opened.inc();
+    const count = this.connectionCount(transport, namespace);
+    count.open++;
+    count.opened++;
   }
 
   connectionClosed(transport: string, namespace: string): void {
-    this.connectionChild(transport, namespace).gauge.dec();
+    this.connectionCount(transport, namespace).open--;
   }
 
   /** A handshake refused (token, origin, capacity, rate). */

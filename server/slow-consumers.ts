@@ -16,11 +16,26 @@ const DROPPING = Symbol('slowConsumers.dropping');
 
 type WriteFn = EngineSocket['write'];
 
+/**
+ * What a watched engine.io server carries (under WATCH): its connections' volatile threshold and
+ * the volatile packets dropped since the last sweep. Symbol.for: one hook per process, whichever
+ * copy of this module installed it.
+ */
+const WATCH = Symbol.for('realtime-gateway.slowConsumers.watch');
+/** Marks EngineSocket.prototype.write as the hook (installed once per process). */
+const HOOKED = Symbol.for('realtime-gateway.slowConsumers.hooked');
+
+interface Watch {
+  readonly softBytes: number;
+  dropped: number;
+}
+
 /** The parts of an engine.io connection (a Socket.IO client's or the native bridge's) read here. */
 interface WatchedConn {
   readyState: string;
   writeBuffer: ReadonlyArray<{ data?: unknown }>;
   transport: { socket?: { bufferedAmount?: unknown }; bufferedAmount?: unknown };
+  server?: { [WATCH]?: Watch };
   write: WriteFn;
   close(discard?: boolean): unknown;
   [OVER_SINCE]?: number;
@@ -85,44 +100,24 @@ function over(conn: WatchedConn, limit: number): boolean {
  *
  * The volatile decision is taken at write time, where socket.io hands each recipient's packet to
  * `conn.write(encoded, opts)` (`Client.writeToEngine`, after its own `!transport.writable` drop):
- * every connection gets one shared function as its own `write`, which costs a property read per
- * packet and counts bytes only for volatile ones; broadcasts to thousands stay as cheap as
- * socket.io's. The bounds are checked by one unref'd sweep over `io.engine.clients` every 500 ms.
+ * engine.io's `Socket.prototype.write` is wrapped once per process (connections keep their shape:
+ * nothing is set on them per connection), which costs a property read per packet and, for volatile
+ * ones only, finds the connection's server's watch and counts bytes; broadcasts to thousands stay
+ * as cheap as socket.io's. Connections of an engine that is not watched write as before. The
+ * bounds are checked by one unref'd sweep over `io.engine.clients` every 500 ms.
  * A slow connection is closed by discarding its engine.io buffer: engine.io's ordinary close
  * waits for that buffer to drain, which a client that does not read never lets happen.
  *
- * Returns the dispose (stops the sweep, gives connections their own `write` back).
+ * Returns the dispose (stops the sweep and the volatile drops of this engine's connections).
  */
 export function watchSlowConsumers(deps: { io: GatewayServer; config: Config; logger: Logger; metrics: SlowConsumerMetrics }): () => void {
   const { softBytes, hardBytes, timeoutMs } = deps.config.slowConsumers;
   const { metrics } = deps;
   const log = deps.logger.child({ module: 'slow-consumers' });
-  const engine = deps.io.engine as unknown as {
-    clients: Record<string, WatchedConn>;
-    on(event: 'connection', fn: (conn: WatchedConn) => void): unknown;
-    off(event: 'connection', fn: (conn: WatchedConn) => void): unknown;
-  };
-  const protoWrite: WriteFn = EngineSocket.prototype.write;
-  let dropped = 0;
-
-  const write = function (this: WatchedConn, data, options, callback) {
-    if ((options as { volatile?: boolean } | undefined)?.volatile) {
-      // A binary event is a string packet and its attachments, written in a row with the same
-      // options: the attachments share the string's fate, or the client would decode garbage.
-      const drop = typeof data === 'string' ? (this[DROPPING] = over(this, softBytes)) : this[DROPPING];
-      if (drop) {
-        if (typeof data === 'string') dropped++; // one per event, not per attachment
-        return this;
-      }
-    }
-    return protoWrite.call(this, data, options, callback);
-  } as WriteFn;
-
-  const install = (conn: WatchedConn) => {
-    conn[OVER_SINCE] = 0;
-    conn[DROPPING] = false;
-    conn.write = write;
-  };
+  const engine = deps.io.engine as unknown as { clients: Record<string, WatchedConn>; [WATCH]?: Watch };
+  hookWrite();
+  const watch: Watch = { softBytes, dropped: 0 };
+  engine[WATCH] = watch;
 
   const cutOff = (conn: WatchedConn, bytes: number, why: 'bytes' | 'timeout') => {
     log.warn('slow consumer disconnected', { transport: connectionInfoOf(conn).transport, unsent_bytes: bytes, reason: why });
@@ -138,22 +133,23 @@ export function watchSlowConsumers(deps: { io: GatewayServer; config: Config; lo
   };
 
   const sweep = () => {
-    if (dropped > 0) {
-      metrics.volatileDropped(dropped);
-      dropped = 0;
+    if (watch.dropped > 0) {
+      metrics.volatileDropped(watch.dropped);
+      watch.dropped = 0;
     }
     const now = Date.now();
     const clients = engine.clients;
     for (const id in clients) {
       const conn = clients[id];
       if (conn.readyState === 'closed') continue;
+      // OVER_SINCE is set only on a connection that was over (no property on the others).
       if (conn.writeBuffer.length === 0 && transportBytes(conn.transport) <= softBytes) {
-        conn[OVER_SINCE] = 0;
+        if (conn[OVER_SINCE]) conn[OVER_SINCE] = 0;
         continue;
       }
       const bytes = unsentBytes(conn);
       if (bytes <= softBytes) {
-        conn[OVER_SINCE] = 0;
+        if (conn[OVER_SINCE]) conn[OVER_SINCE] = 0;
       } else if (bytes > hardBytes) {
         cutOff(conn, bytes, 'bytes');
       } else if (!conn[OVER_SINCE]) {
@@ -164,19 +160,41 @@ export function watchSlowConsumers(deps: { io: GatewayServer; config: Config; lo
     }
   };
 
-  for (const id in engine.clients) install(engine.clients[id]);
-  engine.on('connection', install);
   const timer = setInterval(sweep, SWEEP_MS);
   timer.unref();
 
   return () => {
     clearInterval(timer);
-    engine.off('connection', install);
-    if (dropped > 0) metrics.volatileDropped(dropped);
-    dropped = 0;
-    for (const id in engine.clients) {
-      const conn = engine.clients[id];
-      if (conn.write === write) delete (conn as Partial<WatchedConn>).write;
-    }
+    if (engine[WATCH] === watch) delete engine[WATCH];
+    if (watch.dropped > 0) metrics.volatileDropped(watch.dropped);
+    watch.dropped = 0;
   };
+}
+
+/**
+ * Wraps engine.io's Socket.prototype.write, once per process: a volatile packet to a connection
+ * whose server is watched and which is over its softBytes is dropped (with the binary attachments
+ * that follow it); everything else goes to engine.io's write.
+ */
+function hookWrite(): void {
+  const proto = EngineSocket.prototype as unknown as { write: WriteFn & { [HOOKED]?: true } };
+  if (proto.write[HOOKED]) return;
+  const protoWrite = proto.write;
+  const write = function (this: WatchedConn, data, options, callback) {
+    if ((options as { volatile?: boolean } | undefined)?.volatile) {
+      const watch = this.server?.[WATCH];
+      if (watch) {
+        // A binary event is a string packet and its attachments, written in a row with the same
+        // options: the attachments share the string's fate, or the client would decode garbage.
+        const drop = typeof data === 'string' ? (this[DROPPING] = over(this, watch.softBytes)) : this[DROPPING];
+        if (drop) {
+          if (typeof data === 'string') watch.dropped++; // one per event, not per attachment
+          return this;
+        }
+      }
+    }
+    return protoWrite.call(this, data, options, callback);
+  } as WriteFn & { [HOOKED]?: true };
+  write[HOOKED] = true;
+  proto.write = write;
 }

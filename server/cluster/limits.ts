@@ -28,6 +28,13 @@ export interface Limits {
   ipConnection(address: string): Promise<RateDecision>;
   /** The connections each user holds, across pods (WEBSOCKET_MAX_CONNECTIONS_PER_USER). */
   readonly connections: UserConnections;
+  /** True when CONNECTIONS_PER_IP_PER_MINUTE is off: ipConnection would allow every address. */
+  readonly ipConnectionsOff?: boolean;
+  /**
+   * userBlocked answered without a promise where it can be (the limit is off, or counted in this
+   * process); undefined where only userBlocked can answer (Redis).
+   */
+  userBlockedNow?(userId: string): RateDecision | undefined;
 }
 
 /** Points per window; 0 means the limit is off. */
@@ -110,7 +117,22 @@ export function createLimits(config: LimitsConfig, logger: Logger, redis?: { dat
   const perHour = make({ name: 'user-hour', points: config.userRequestsPerHour, seconds: 3600 });
   const rooms = make({ name: 'room', points: config.roomBroadcastsPerMinute, seconds: 60 });
   const ips = make({ name: 'ip', points: config.connectionsPerIpPerMinute, seconds: 60 });
+  const blockedBy = (res: RateLimiterRes | null): RateDecision =>
+    res && res.consumedPoints > config.userRequestsPerMinute ? { allowed: false, retryAfterMs: Math.max(1, Math.ceil(res.msBeforeNext)) } : ALLOWED;
+  // The in-memory limiter reads its counter synchronously (its get only wraps it in a promise).
+  const memoryStore = !redis && perMinute ? (perMinute as unknown as { _memoryStorage?: { get?(key: string): RateLimiterRes | null } })._memoryStorage : undefined;
+  const syncGet = memoryStore && typeof memoryStore.get === 'function' ? memoryStore : undefined;
   return {
+    ipConnectionsOff: !ips,
+    userBlockedNow(userId) {
+      if (!perMinute) return ALLOWED;
+      if (!syncGet) return undefined;
+      try {
+        return blockedBy(syncGet.get!(perMinute.getKey(userId)));
+      } catch {
+        return ALLOWED;
+      }
+    },
     async userRequest(userId) {
       const [minute, hour] = await Promise.all([take(perMinute, userId, log), take(perHour, userId, log)]);
       return refusedFirst(minute, hour);
@@ -118,8 +140,7 @@ export function createLimits(config: LimitsConfig, logger: Logger, redis?: { dat
     async userBlocked(userId) {
       if (!perMinute) return ALLOWED;
       try {
-        const res = await perMinute.get(userId);
-        return res && res.consumedPoints > config.userRequestsPerMinute ? { allowed: false, retryAfterMs: Math.max(1, Math.ceil(res.msBeforeNext)) } : ALLOWED;
+        return blockedBy(await perMinute.get(userId));
       } catch {
         return ALLOWED;
       }

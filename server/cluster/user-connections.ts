@@ -17,29 +17,62 @@ export interface UserConnections {
   open(userId: string, connectionId: string): Promise<OpenResult>;
   close(userId: string, connectionId: string): Promise<void>;
   count(userId: string): Promise<number>;
+  /**
+   * open and close answered without a promise, where the count is held in this process (no Redis):
+   * a connect storm's admission then allocates no promise per connection. Absent where only the
+   * asynchronous methods can answer.
+   */
+  openNow?(userId: string, connectionId: string): OpenResult;
+  closeNow?(userId: string, connectionId: string): void;
 }
 
+/**
+ * The count in this process. A user's connections are one id (no Set for the usual user with one
+ * connection), or a Set of them from the second on.
+ */
 export class MemoryUserConnections implements UserConnections {
-  private readonly byUser = new Map<string, Set<string>>();
+  private readonly byUser = new Map<string, string | Set<string>>();
   constructor(readonly limit: number) {}
 
+  openNow(userId: string, connectionId: string): OpenResult {
+    const held = this.byUser.get(userId);
+    if (held === undefined) {
+      this.byUser.set(userId, connectionId);
+      return { accepted: true, count: 1 };
+    }
+    if (typeof held === 'string') {
+      if (held === connectionId) return { accepted: true, count: 1 };
+      if (this.limit > 0 && 1 >= this.limit) return { accepted: false, count: 1 };
+      this.byUser.set(userId, new Set([held, connectionId]));
+      return { accepted: true, count: 2 };
+    }
+    if (!held.has(connectionId) && this.limit > 0 && held.size >= this.limit) return { accepted: false, count: held.size };
+    held.add(connectionId);
+    return { accepted: true, count: held.size };
+  }
+
+  closeNow(userId: string, connectionId: string): void {
+    const held = this.byUser.get(userId);
+    if (held === undefined) return;
+    if (typeof held === 'string') {
+      if (held === connectionId) this.byUser.delete(userId);
+      return;
+    }
+    held.delete(connectionId);
+    if (held.size === 0) this.byUser.delete(userId);
+  }
+
   async open(userId: string, connectionId: string): Promise<OpenResult> {
-    let set = this.byUser.get(userId);
-    if (!set) this.byUser.set(userId, (set = new Set()));
-    if (!set.has(connectionId) && this.limit > 0 && set.size >= this.limit) return { accepted: false, count: set.size };
-    set.add(connectionId);
-    return { accepted: true, count: set.size };
+    return this.openNow(userId, connectionId);
   }
 
   async close(userId: string, connectionId: string): Promise<void> {
-    const set = this.byUser.get(userId);
-    if (!set) return;
-    set.delete(connectionId);
-    if (set.size === 0) this.byUser.delete(userId);
+    this.closeNow(userId, connectionId);
   }
 
   async count(userId: string): Promise<number> {
-    return this.byUser.get(userId)?.size ?? 0;
+    const held = this.byUser.get(userId);
+    return held === undefined ? 0 : typeof held === 'string' ? 1 : held.size;
   }
 }
 

@@ -38,20 +38,25 @@ export const registerLiveTokens: Feature = (ctx) => {
     ctx.disconnect(socket, new GatewayError(ErrorCodes.AUTHENTICATION_FAILED, 'Token expired'));
   };
 
-  const warnings = new Deadlines<GatewaySocket>(TICK_MS, warn);
-  const expiries = new Deadlines<GatewaySocket>(TICK_MS, expire);
+  // One entry per socket: its warning first (tag WARNING), then, once warned, its expiry.
+  const WARNING = 1;
+  const EXPIRY = 0;
+  const deadlines = new Deadlines<GatewaySocket>(TICK_MS, (socket, tag) => {
+    if (tag !== WARNING) return expire(socket);
+    warn(socket);
+    const expiresAt = socket.data.principal.expiresAt;
+    if (expiresAt === undefined || socket.disconnected) return;
+    if (expiresAt <= Date.now()) expire(socket); // due in the same tick as its warning
+    else deadlines.set(socket, expiresAt, EXPIRY);
+  });
 
-  const clear = (socket: GatewaySocket) => {
-    warnings.delete(socket);
-    expiries.delete(socket);
-  };
+  const clear = (socket: GatewaySocket) => deadlines.delete(socket);
 
   const schedule = (socket: GatewaySocket) => {
     const expiresAt = socket.data.principal.expiresAt;
     if (expiresAt === undefined) return clear(socket);
-    if (warnMs > 0 && expiresAt - warnMs > Date.now()) warnings.set(socket, expiresAt - warnMs);
-    else if (warnMs > 0) warnings.set(socket, Date.now());
-    expiries.set(socket, expiresAt);
+    if (warnMs > 0) deadlines.set(socket, expiresAt - warnMs, WARNING); // now, if that is past
+    else deadlines.set(socket, expiresAt, EXPIRY);
   };
 
   ctx.onConnect(schedule);
@@ -81,8 +86,5 @@ export const registerLiveTokens: Feature = (ctx) => {
     return { user_id: principal.userId, expires_at: principal.expiresAt === undefined ? null : new Date(principal.expiresAt).toISOString() };
   });
 
-  return () => {
-    warnings.stop();
-    expiries.stop();
-  };
+  return () => deadlines.stop();
 };
