@@ -7,7 +7,7 @@ import type { Logger } from './logger';
 import type { GatewayServer, GatewaySocket } from './types';
 
 /** How often the hard bound and the timeout are checked (a flood can add this long's traffic past the bound). */
-const SWEEP_MS = 500;
+const SWEEP_MS = 250;
 
 /** When the connection was first seen over softBytes in a row (0: it is not). */
 const OVER_SINCE = Symbol('slowConsumers.overSince');
@@ -104,7 +104,7 @@ function over(conn: WatchedConn, limit: number): boolean {
  * nothing is set on them per connection), which costs a property read per packet and, for volatile
  * ones only, finds the connection's server's watch and counts bytes; broadcasts to thousands stay
  * as cheap as socket.io's. Connections of an engine that is not watched write as before. The
- * bounds are checked by one unref'd sweep over `io.engine.clients` every 500 ms.
+ * bounds are checked by one unref'd sweep over `io.engine.clients` every 250 ms.
  * A slow connection is closed by discarding its engine.io buffer: engine.io's ordinary close
  * waits for that buffer to drain, which a client that does not read never lets happen.
  *
