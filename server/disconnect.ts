@@ -43,16 +43,22 @@ const FLUSH_BEFORE_CLOSE_MS = 2000;
 /**
  * Closes an engine.io connection (all its namespaces), with the error's close code for native
  * clients. engine.io closes after its write buffer drains, which never happens for a client that
- * stopped reading: after FLUSH_BEFORE_CLOSE_MS the buffer is discarded and the connection cut.
+ * stopped reading: after `flushMs` (FLUSH_BEFORE_CLOSE_MS) the buffer is discarded and the
+ * connection cut; with `flushMs: 0` at once (a client known not to read: a slow consumer).
  */
-export function closeConnection(conn: GatewaySocket['conn'], err: GatewayError): void {
+export function closeConnection(conn: GatewaySocket['conn'], err: GatewayError, options: { flushMs?: number } = {}): void {
+  const flushMs = options.flushMs ?? FLUSH_BEFORE_CLOSE_MS;
   markClosing(conn);
   const info = connectionInfoOf(conn);
   if (info.closeWith) info.closeWith(closeCodeFor(err.code, err.details), err.message);
   else conn.close();
+  if (flushMs === 0) {
+    if (conn.readyState !== 'closed') conn.close(true);
+    return;
+  }
   const cut = setTimeout(() => {
     if (conn.readyState !== 'closed') conn.close(true);
-  }, FLUSH_BEFORE_CLOSE_MS);
+  }, flushMs);
   cut.unref();
   conn.once('close', () => clearTimeout(cut));
 }

@@ -50,6 +50,8 @@ export interface MetricsSources {
  * It observes the message pipeline (`onOutcome`) and offers one method per event outside it.
  * Every method is cheap and never throws: metrics must not break the path they measure.
  */
+type Child<M extends { labels: (...args: never[]) => unknown }> = ReturnType<M['labels']>;
+
 export class GatewayMetrics implements Observer {
   readonly registry = new Registry();
 
@@ -175,12 +177,28 @@ export class GatewayMetrics implements Observer {
   }
 
   /** Every message's outcome in the pipeline (server/dispatch.ts). */
+  /**
+   * Per message type, the labelled children of the per-message series, made once: prom-client
+   * hashes a label set on every call otherwise, and these run for every message and every emit.
+   */
+  private readonly byType = new Map<string, { received: Child<Counter>; sent: Child<Counter>; duration: Child<Histogram> }>();
+
+  private typeChildren(type: string) {
+    let c = this.byType.get(type);
+    if (!c) {
+      c = { received: this.received.labels({ type }), sent: this.sent.labels({ type }), duration: this.handlerDuration.labels({ type }) };
+      this.byType.set(type, c);
+    }
+    return c;
+  }
+
   onOutcome(o: CallOutcome): void {
-    this.received.inc({ type: o.type });
+    const children = this.typeChildren(o.type);
+    children.received.inc();
     if (o.code !== undefined && !o.dropped) this.errors.inc({ code: o.code });
     if (o.stage === 'guard' && o.code === 'RATE_LIMIT_EXCEEDED') this.rateLimited(o.rate ?? 'unknown', o.guard ?? 'unknown');
     if (o.dropped) this.dropped.inc({ type: o.type });
-    if (o.stage === 'handler' && o.seconds !== undefined && o.seconds >= 0) this.handlerDuration.observe({ type: o.type }, o.seconds);
+    if (o.stage === 'handler' && o.seconds !== undefined && o.seconds >= 0) children.duration.observe(o.seconds);
   }
 
   /** A refusal by a rate limit outside the message pipeline (connections per IP or user, room broadcasts). */
@@ -195,7 +213,7 @@ export class GatewayMetrics implements Observer {
 
   /** `count` messages of server event `type` sent (a broadcast counts its recipients when known). */
   messagesSent(type: string, count = 1): void {
-    if (count > 0) this.sent.inc({ type }, count);
+    if (count > 0) this.typeChildren(type).sent.inc(count);
   }
 
   adapterPublishFailed(): void {

@@ -123,13 +123,12 @@ export function watchSlowConsumers(deps: { io: GatewayServer; config: Config; lo
     log.warn('slow consumer disconnected', { transport: connectionInfoOf(conn).transport, unsent_bytes: bytes, reason: why });
     metrics.slowConsumerDisconnected();
     try {
-      closeConnection(conn as unknown as GatewaySocket['conn'], new GatewayError(ErrorCodes.CONNECTION_LIMIT, `Client too slow: ${bytes} bytes unsent`, { unsent_bytes: bytes }));
+      // It does not read: what is queued for it is discarded and the connection closed now.
+      const err = new GatewayError(ErrorCodes.CONNECTION_LIMIT, `Client too slow: ${bytes} bytes unsent`, { unsent_bytes: bytes });
+      closeConnection(conn as unknown as GatewaySocket['conn'], err, { flushMs: 0 });
     } catch (err) {
       log.error('closing a slow consumer failed', { error: String(err) });
     }
-    // closeConnection's close waits for the writeBuffer to drain, which a client that does not
-    // read never lets happen: discarding closes now (a native close code is chosen by then).
-    if (conn.readyState !== 'closed') conn.close(true);
   };
 
   const sweep = () => {

@@ -157,8 +157,10 @@ describe('the admin REST API on three pods', () => {
     // A v4 client by its Engine.IO connection id: told why, then the connection closes.
     const told = waitFor(v4, 'error');
     const gone = waitFor(v4, 'disconnect');
-    const byConnection = await api(a, 'DELETE', `/api/v1/ws/connections/${(v4 as any).io.engine.id}`, { auth: { bearer: adminToken() } });
-    expect(byConnection).toEqual({ status: 200, body: { connection_id: (v4 as any).io.engine.id, pod: b.config.podId } });
+    // Read before the request: once closed, the client forgets its connection id.
+    const v4ConnectionId: string = (v4 as any).io.engine.id;
+    const byConnection = await api(a, 'DELETE', `/api/v1/ws/connections/${v4ConnectionId}`, { auth: { bearer: adminToken() } });
+    expect(byConnection).toEqual({ status: 200, body: { connection_id: v4ConnectionId, pod: b.config.podId } });
     expect(await told).toMatchObject({ code: 'PERMISSION_DENIED', error: 'Closed by an administrator' });
     expect(await gone).toBe('transport close');
 

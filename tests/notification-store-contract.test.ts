@@ -1,7 +1,6 @@
 import { MemoryNotificationStore, RedisNotificationStore, type NotificationStore, type StoredNotification } from '../server/cluster/notifications';
-import { useRedis } from './support/lifecycle';
+import { useEmptyRedisEachTest, useRedis, type TestRedisClient } from './support/lifecycle';
 
-type Client = Awaited<ReturnType<ReturnType<typeof useRedis>['server']['client']>>;
 
 const T0 = Date.parse('2024-01-15T10:30:00.000Z');
 
@@ -102,13 +101,8 @@ it("in memory too, a user's read set stays bounded by what the lists still hold"
 
 describe('with Redis', () => {
   const redis = useRedis();
-  let client: Client;
-  beforeAll(async () => {
-    client = await redis.server.client();
-  });
-  beforeEach(async () => {
-    await client.flushAll();
-  });
+  let client: TestRedisClient;
+  useEmptyRedisEachTest(redis, (c) => (client = c));
 
   contract('Redis', () => new RedisNotificationStore(client, 3, 3600));
 

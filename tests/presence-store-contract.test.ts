@@ -1,9 +1,6 @@
 import { MemoryPresenceStore, type PresenceStore } from '../server/cluster/presence';
 import { RedisPresenceStore } from '../server/cluster/redis-presence';
-import { useRedis } from './support/lifecycle';
-import type { TestRedis } from './support/redis';
-
-type RedisClient = Awaited<ReturnType<TestRedis['client']>>;
+import { useEmptyRedisEachTest, useRedis, type TestRedisClient } from './support/lifecycle';
 
 /**
  * One contract, two implementations: the in-memory twin must behave like the Redis store for
@@ -85,15 +82,10 @@ contract('in-memory', async () => new MemoryPresenceStore());
 
 describe('with Redis', () => {
   const redis = useRedis();
-  let client: RedisClient;
+  let client: TestRedisClient;
+  useEmptyRedisEachTest(redis, (c) => (client = c));
   let clock = 1_000_000;
   const now = () => clock;
-  beforeAll(async () => {
-    client = await redis.server.client();
-  });
-  beforeEach(async () => {
-    await client.flushAll();
-  });
 
   contract('Redis', async (podId) => new RedisPresenceStore(client, podId, 2000, Date.now));
 

@@ -2,9 +2,8 @@ import { MemoryCellStore, RedisCellStore, type CellStore, type CellWrite } from 
 import { MemoryChatHistory, RedisChatHistory, type ChatHistory } from '../server/cluster/chat-history';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from '../server/cluster/sessions';
 import type { ChatMessage } from '../shared/messages/chat';
-import { useRedis } from './support/lifecycle';
+import { useEmptyRedisEachTest, useRedis, type TestRedisClient } from './support/lifecycle';
 
-type Client = Awaited<ReturnType<ReturnType<typeof useRedis>['server']['client']>>;
 
 interface Stores {
   cells: CellStore;
@@ -95,13 +94,8 @@ contract('in-memory', () => ({ cells: new MemoryCellStore(), sessions: new Memor
 
 describe('with Redis', () => {
   const redis = useRedis();
-  let client: Client;
-  beforeAll(async () => {
-    client = await redis.server.client();
-  });
-  beforeEach(async () => {
-    await client.flushAll();
-  });
+  let client: TestRedisClient;
+  useEmptyRedisEachTest(redis, (c) => (client = c));
 
   contract('Redis', () => ({
     cells: new RedisCellStore(client, 3600),

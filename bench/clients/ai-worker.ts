@@ -2,6 +2,7 @@ import jwt from 'jsonwebtoken';
 import { Histogram, type HistogramData } from '../lib/histogram';
 import { nowUs, sleep } from '../lib/stats';
 import { Conn } from './conn';
+import { serveCommands } from '../lib/worker-rpc';
 
 /**
  * A load-generator process of the AI scenario (bench/scenarios/ai.ts), driven over IPC. It holds
@@ -295,10 +296,4 @@ async function handle(c: AiCommand): Promise<unknown> {
   }
 }
 
-process.on('message', (msg: { id: number; command: AiCommand }) => {
-  handle(msg.command).then(
-    (result) => process.send?.({ id: msg.id, result }),
-    (err: Error) => process.send?.({ id: msg.id, error: err.stack ?? String(err) }),
-  );
-});
-process.on('disconnect', () => process.exit(0));
+serveCommands(handle);

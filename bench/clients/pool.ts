@@ -1,30 +1,18 @@
 import { join } from 'node:path';
 import { Histogram } from '../lib/histogram';
 import { forkChild, stopChild, type Child } from '../lib/procs';
+import { WorkerRpc } from '../lib/worker-rpc';
 import type { Command, ConnectResult, JoinResult, PhaseStats, PublishResult } from './commands';
 import type { ServerKind } from './protocol';
 
 /** The harness's handle on the load-generator processes (one or two, never more). */
 export class ClientPool {
-  private seq = 0;
   /** Connected clients per worker, by group (room members for the phases). */
   private readonly members = new Map<string, number[]>();
-  private readonly pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
+  private readonly rpc: WorkerRpc<Command>;
 
   private constructor(readonly workers: Child[]) {
-    for (const w of workers) {
-      w.proc.on('message', (msg: { id: number; result?: unknown; error?: string }) => {
-        const p = this.pending.get(msg.id);
-        if (!p) return;
-        this.pending.delete(msg.id);
-        if (msg.error) p.reject(new Error(`${w.name}: ${msg.error}`));
-        else p.resolve(msg.result);
-      });
-      void w.exited.then((code) => {
-        for (const [, p] of this.pending) p.reject(new Error(`${w.name} exited (${code}): ${w.tail().slice(-500)}`));
-        this.pending.clear();
-      });
-    }
+    this.rpc = new WorkerRpc<Command>(workers);
   }
 
   static start(count: number, secret: string): ClientPool {
@@ -35,18 +23,7 @@ export class ClientPool {
 
   /** Sends a command to one worker; rejects when it fails or `timeoutMs` (plus slack) passes. */
   request<T>(worker: number, command: Command, timeoutMs = 60_000): Promise<T> {
-    const id = ++this.seq;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`client-${worker}: ${command.cmd} got no answer in ${timeoutMs} ms`));
-      }, timeoutMs + 5000);
-      this.pending.set(id, {
-        resolve: (r) => (clearTimeout(timer), resolve(r as T)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
-      });
-      this.workers[worker].proc.send({ id, command });
-    });
+    return this.rpc.request<T>(worker, command, timeoutMs);
   }
 
   all<T>(command: (i: number) => Command, timeoutMs?: number): Promise<T[]> {

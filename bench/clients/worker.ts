@@ -6,6 +6,7 @@ import { flood, paced } from './flood';
 import { cellUpdate, chatSpecOf, content, NATIVE_PATH } from './protocol';
 import type { AckResult, Command, PhaseStats, Reply } from './commands';
 import { group, groups, nap, pool, pushError, sinkFor, state, wakeAll } from './worker-state';
+import { serveCommands } from '../lib/worker-rpc';
 
 /**
  * A load-generator process, driven by the harness over IPC. It holds up to a few thousand lean
@@ -228,10 +229,4 @@ async function handle(c: Command): Promise<Reply> {
   }
 }
 
-process.on('message', (msg: { id: number; command: Command }) => {
-  handle(msg.command).then(
-    (result) => process.send?.({ id: msg.id, result }),
-    (err: Error) => process.send?.({ id: msg.id, error: err.stack ?? String(err) }),
-  );
-});
-process.on('disconnect', () => process.exit(0));
+serveCommands(handle);

@@ -46,6 +46,25 @@ export function forkChild(name: string, modulePath: string, env: NodeJS.ProcessE
  * Starts any command (the gateway, redis-server) through bench/lib/launcher: `pid` is the
  * command's own, and the command dies with the harness even if the harness is SIGKILLed.
  */
+/**
+ * Forks one of the bench's own server scripts (it answers `{type: 'ready', port}` over IPC once
+ * listening) and waits for its port; fails when it exits first or takes over 15 s.
+ */
+export async function forkServer(name: string, modulePath: string, env: NodeJS.ProcessEnv, execArgv: string[] = []): Promise<{ child: Child; port: number }> {
+  const child = forkChild(name, modulePath, env, execArgv);
+  const port = await new Promise<number>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`${name} did not start: ${child.tail()}`)), 15_000);
+    child.proc.on('message', (m: { type?: string; port?: number }) => {
+      if (m.type === 'ready') {
+        clearTimeout(timer);
+        ok(m.port ?? 0);
+      }
+    });
+    void child.exited.then((code) => fail(new Error(`${name} exited (${code}): ${child.tail()}`)));
+  });
+  return { child, port };
+}
+
 export async function spawnChild(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Child> {
   const proc = fork(join(__dirname, 'launcher.js'), [command, ...args], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
   const pid = await new Promise<number>((resolve, reject) => {

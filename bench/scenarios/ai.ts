@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { AiCommand, AiConnectResult, AiRunResult } from '../clients/ai-worker';
 import { Histogram } from '../lib/histogram';
 import { procfsSampler, type ProcSample, type Sampler } from '../lib/proc-stats';
-import { forkChild, stopChild, type Child } from '../lib/procs';
+import { forkChild, forkServer, stopChild, type Child } from '../lib/procs';
+import { WorkerRpc } from '../lib/worker-rpc';
 import { nowUs, round } from '../lib/stats';
 import { BENCH_LIMITS, startGateway, type Target } from '../servers/targets';
 import { ensureTime, OutOfTime, quiesce, type Ctx } from './context';
@@ -50,39 +51,16 @@ function ask<T>(child: Child, type: string, timeoutMs = 10_000): Promise<T> {
 
 /** Forks one of our server scripts and waits for its `ready {port}`. */
 async function startScript(name: string, script: string, env: NodeJS.ProcessEnv): Promise<{ child: Child; url: string }> {
-  const child = forkChild(name, join(__dirname, '..', 'servers', script), { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0', ...env });
-  const port = await new Promise<number>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`${name} did not start: ${child.tail()}`)), 15_000);
-    child.proc.on('message', (m: { type?: string; port?: number }) => {
-      if (m.type === 'ready') {
-        clearTimeout(timer);
-        ok(m.port ?? 0);
-      }
-    });
-    void child.exited.then((code) => fail(new Error(`${name} exited (${code}): ${child.tail()}`)));
-  });
+  const { child, port } = await forkServer(name, join(__dirname, '..', 'servers', script), { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0', ...env });
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
 /** The scenario's client processes (bench/clients/ai-worker.ts). */
 class AiClients {
-  private seq = 0;
-  private readonly pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
+  private readonly rpc: WorkerRpc<AiCommand>;
 
   constructor(readonly workers: Child[]) {
-    for (const w of workers) {
-      w.proc.on('message', (msg: { id: number; result?: unknown; error?: string }) => {
-        const p = this.pending.get(msg.id);
-        if (!p) return;
-        this.pending.delete(msg.id);
-        if (msg.error) p.reject(new Error(`${w.name}: ${msg.error}`));
-        else p.resolve(msg.result);
-      });
-      void w.exited.then((code) => {
-        for (const [, p] of this.pending) p.reject(new Error(`${w.name} exited (${code}): ${w.tail().slice(-500)}`));
-        this.pending.clear();
-      });
-    }
+    this.rpc = new WorkerRpc<AiCommand>(workers);
   }
 
   static start(count: number, secret: string): AiClients {
@@ -92,18 +70,7 @@ class AiClients {
   }
 
   request<T>(worker: number, command: AiCommand, timeoutMs: number): Promise<T> {
-    const id = ++this.seq;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`ai-client-${worker}: ${command.cmd} got no answer in ${timeoutMs} ms`));
-      }, timeoutMs + 5000);
-      this.pending.set(id, {
-        resolve: (r) => (clearTimeout(timer), resolve(r as T)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
-      });
-      this.workers[worker].proc.send({ id, command });
-    });
+    return this.rpc.request<T>(worker, command, timeoutMs);
   }
 
   /** Stream i of `total` belongs to worker i's share: [from(w), from(w) + share(w)). */

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { forkChild, freePort, spawnChild, stopChild, waitUntil, type Child } from '../lib/procs';
+import { forkServer, freePort, spawnChild, stopChild, waitUntil, type Child } from '../lib/procs';
 import { Inspector } from '../lib/inspector';
 import { ipcSampler, procfsSampler, sumSamplers, type Sampler } from '../lib/proc-stats';
 import type { ServerKind } from '../clients/protocol';
@@ -41,17 +41,7 @@ const INSPECT = ['--inspect=127.0.0.1:0'];
 
 async function startBaseline(kind: 'socketio' | 'ws', label: string, opts: StartOptions): Promise<Target> {
   const script = join(__dirname, kind === 'ws' ? 'ws-baseline.js' : 'socketio-baseline.js');
-  const child = forkChild(label, script, { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0' }, opts.inspect ? INSPECT : []);
-  const port = await new Promise<number>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`${label} did not start: ${child.tail()}`)), 15_000);
-    child.proc.on('message', (m: { type?: string; port?: number }) => {
-      if (m.type === 'ready') {
-        clearTimeout(timer);
-        ok(m.port ?? 0);
-      }
-    });
-    void child.exited.then((code) => fail(new Error(`${label} exited (${code}): ${child.tail()}`)));
-  });
+  const { child, port } = await forkServer(label, script, { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0' }, opts.inspect ? INSPECT : []);
   return {
     label,
     kind,

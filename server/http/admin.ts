@@ -33,10 +33,12 @@ export function parseWith<S extends z.ZodTypeAny>(schema: S, value: unknown, wha
 /**
  * A REST route's JSON body: `Content-Type: application/json`, at most `limitBytes`
  * (ADMIN_BODY_MAX_BYTES, else 413 MESSAGE_TOO_LARGE), an object or array (else 400), nested at
- * most as deep as a native frame may be (socket.io's encoder walks payloads recursively). Errors
- * reach `restErrors`, which must follow the route in its router.
+ * most as deep as a native frame may be (socket.io's encoder walks payloads recursively; a route
+ * whose schema bounds the depth itself, naming the item that is too deep, passes `checkDepth:
+ * false`). Errors reach `restErrors`, which must follow the route in its router.
  */
-export function jsonBody(limitBytes: number): RequestHandler[] {
+export function jsonBody(limitBytes: number, options: { checkDepth?: boolean } = {}): RequestHandler[] {
+  const checkDepth = options.checkDepth ?? true;
   const requireJson: RequestHandler = (req, _res, next) => {
     if (req.is('application/json') === false) next(new GatewayError(ErrorCodes.INVALID_MESSAGE, 'Content-Type must be application/json'));
     else next();
@@ -45,7 +47,7 @@ export function jsonBody(limitBytes: number): RequestHandler[] {
     limit: limitBytes,
     strict: true,
     verify: (_req, _res, buf) => {
-      if (jsonDepthExceeds(buf.toString('utf8'), MAX_FRAME_DEPTH)) {
+      if (checkDepth && jsonDepthExceeds(buf.toString('utf8'), MAX_FRAME_DEPTH)) {
         throw new GatewayError(ErrorCodes.INVALID_MESSAGE, `Body nested deeper than ${MAX_FRAME_DEPTH} levels`);
       }
     },

@@ -1,7 +1,7 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import express, { Router, type RequestHandler } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { ErrorCodes, GatewayError } from '../../shared/errors';
+import { ErrorCodes } from '../../shared/errors';
 import {
   MAX_STREAM_ITEMS,
   StreamItem,
@@ -13,7 +13,7 @@ import {
 } from '../../shared/messages/streams';
 import { HttpErrorBody } from '../../shared/rest';
 import type { PublishOutcome } from '../streams/hub';
-import { sendHttpError, type AdminGuard } from './admin';
+import { jsonBody, parseWith, restErrors, sendHttpError, type AdminGuard } from './admin';
 
 const STREAMS_PREFIX = '/api/v1/streams';
 
@@ -27,39 +27,12 @@ export interface StreamRouteDeps {
 
 const ItemList = z.array(StreamItem).min(1).max(MAX_STREAM_ITEMS);
 
-function invalid(issues: z.ZodIssue[]): GatewayError {
-  const list = issues.slice(0, 20).map((i) => ({ path: i.path.join('.'), message: i.message }));
-  return new GatewayError(ErrorCodes.INVALID_MESSAGE, `Invalid stream items: ${list.map((i) => `${i.path || '(body)'}: ${i.message}`).join('; ')}`, { issues: list });
-}
-
 /**
  * The body as a list of items: an array is validated as the list (issue paths `3.payload`), an
  * object as the one item (paths `payload`); anything else names the body itself.
  */
 function parseItems(body: unknown): Item[] {
-  if (Array.isArray(body)) {
-    const list = ItemList.safeParse(body);
-    if (!list.success) throw invalid(list.error.issues);
-    return list.data;
-  }
-  const one = StreamItem.safeParse(body);
-  if (!one.success) throw invalid(one.error.issues);
-  return [one.data];
-}
-
-/** JSON bodies only; not JSON → INVALID_JSON, over the limit → MESSAGE_TOO_LARGE (413). */
-function jsonBody(limit: number): RequestHandler {
-  const parse = express.json({ limit, strict: true });
-  return (req, res, next) => {
-    if (!req.is('application/json')) return sendHttpError(res, new GatewayError(ErrorCodes.INVALID_MESSAGE, 'Expected a JSON body (Content-Type: application/json)'));
-    parse(req, res, (err?: unknown) => {
-      if (!err) return next();
-      if ((err as { type?: string }).type === 'entity.too.large') {
-        return sendHttpError(res, new GatewayError(ErrorCodes.MESSAGE_TOO_LARGE, `Body exceeds ${limit} bytes`, { limit }));
-      }
-      sendHttpError(res, new GatewayError(ErrorCodes.INVALID_JSON, 'Malformed body: not valid JSON'));
-    });
-  };
+  return Array.isArray(body) ? parseWith(ItemList, body, 'stream items') : [parseWith(StreamItem, body, 'stream items')];
 }
 
 /**
@@ -83,7 +56,8 @@ export function streamRoutes(deps: StreamRouteDeps): Router {
     });
   };
   // The guard first: an unauthenticated request's body is never read.
-  router.post(`${STREAMS_PREFIX}/:type`, deps.requireAdmin, knownType, jsonBody(deps.bodyMaxBytes), async (req, res) => {
+  // The item schema bounds nesting itself, naming the item that is too deep.
+  router.post(`${STREAMS_PREFIX}/:type`, deps.requireAdmin, knownType, ...jsonBody(deps.bodyMaxBytes, { checkDepth: false }), async (req, res) => {
     try {
       const type = req.params.type as SubscriptionType;
       const items = parseItems(req.body);
@@ -94,6 +68,7 @@ export function streamRoutes(deps: StreamRouteDeps): Router {
       sendHttpError(res, err);
     }
   });
+  router.use(restErrors);
   return router;
 }
 

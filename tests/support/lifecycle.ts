@@ -31,3 +31,21 @@ export function useRedis(): { readonly server: TestRedis; readonly url: string }
     },
   };
 }
+
+/** A plain client of a test redis-server, as TestRedis.client() gives it. */
+export type TestRedisClient = Awaited<ReturnType<TestRedis['client']>>;
+
+/**
+ * For contract suites on Redis: a plain client of the file's redis-server, handed to `use` once
+ * it is connected, and an empty database before every test.
+ */
+export function useEmptyRedisEachTest(redis: { readonly server: TestRedis }, use: (client: TestRedisClient) => void): void {
+  let client: TestRedisClient | undefined;
+  beforeAll(async () => {
+    client = await redis.server.client();
+    use(client);
+  });
+  beforeEach(async () => {
+    await client!.flushAll();
+  });
+}
