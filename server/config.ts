@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { applyLegacyAliases } from './config-aliases';
 
@@ -85,6 +86,16 @@ const EnvSchema = z.object({
   SYSTEM_STATUS_INTERVAL_MS: int(10000, 0),
   STREAMS_CHANNEL: z.string().min(1).default('rg:streams'),
   NOTIFICATIONS_CAP: int(500, 1),
+  // Uploads (README: Uploads).
+  UPLOAD_DIR: z.string().min(1).default('uploads'),
+  UPLOAD_MAX_BYTES: int(1024 ** 3, 1),
+  UPLOAD_ALLOWED_TYPES: commaList,
+  UPLOAD_EXPIRY_HOURS: z.coerce.number().positive().default(24),
+  UPLOAD_MAX_IN_FLIGHT: int(5, 1),
+  UPLOAD_PROGRESS_INTERVAL_MS: int(250, 10),
+  UPLOAD_S3_BUCKET: optionalString,
+  UPLOAD_S3_ENDPOINT: optionalString.pipe(z.string().url().refine((u) => /^https?:/.test(u), 'must be http:// or https://').optional()),
+  UPLOAD_S3_REGION: optionalString,
 });
 
 /** Event names Socket.IO or the native dialects keep for themselves: a client could never send them. */
@@ -176,6 +187,25 @@ export interface Config {
   readonly ai: AiConfig;
   readonly rpc: RpcConfig;
   readonly publishing: PublishingConfig;
+  readonly uploads: UploadsConfig;
+}
+
+/** Resumable uploads (tus 1.0 at /api/v1/uploads) and their live progress. */
+export interface UploadsConfig {
+  /** Absolute folder of the local disk store (UPLOAD_DIR, relative to the working directory); created at start-up. */
+  readonly dir: string;
+  /** Largest upload in bytes (413 above). */
+  readonly maxBytes: number;
+  /** MIME patterns (`image/*`, `text/csv`) an upload's type must match (415 otherwise); empty allows every type. */
+  readonly allowedTypes: readonly string[];
+  /** An upload not finished this long after its creation is refused (410) and removed. */
+  readonly expiryMs: number;
+  /** Uploads one user may have unfinished at once, across pods (429 above). */
+  readonly maxInFlightPerUser: number;
+  /** `file_upload_progress` goes out at most once per upload per interval (the last one always goes). */
+  readonly progressIntervalMs: number;
+  /** Set: uploads go to this S3-compatible bucket instead of `dir` (credentials: the AWS SDK's environment). */
+  readonly s3?: { readonly bucket: string; readonly endpoint?: string; readonly region: string };
 }
 
 /** Server-side publishing: the admin REST API, stream items, notifications. */
@@ -290,6 +320,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       else problems.push(...parsedRoutes.error.issues.map((i) => `RPC_ROUTES${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`));
     }
   }
+  const badType = e.UPLOAD_ALLOWED_TYPES.find((t) => !/^(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)\/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$/i.test(t));
+  if (badType !== undefined) problems.push(`UPLOAD_ALLOWED_TYPES: "${badType}" is not a MIME type or pattern (type/subtype, type/*)`);
+  if ((e.UPLOAD_S3_ENDPOINT || e.UPLOAD_S3_REGION) && !e.UPLOAD_S3_BUCKET) problems.push('UPLOAD_S3_BUCKET: required when UPLOAD_S3_ENDPOINT or UPLOAD_S3_REGION is set');
   if (e.PRESENCE_TTL_MS <= e.PRESENCE_HEARTBEAT_MS) {
     problems.push('PRESENCE_TTL_MS: must be greater than PRESENCE_HEARTBEAT_MS');
   }
@@ -357,6 +390,15 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       systemStatusIntervalMs: e.SYSTEM_STATUS_INTERVAL_MS,
       streamsChannel: e.STREAMS_CHANNEL,
       notificationsCap: e.NOTIFICATIONS_CAP,
+    },
+    uploads: {
+      dir: resolve(e.UPLOAD_DIR),
+      maxBytes: e.UPLOAD_MAX_BYTES,
+      allowedTypes: e.UPLOAD_ALLOWED_TYPES.map((t) => t.toLowerCase()),
+      expiryMs: Math.round(e.UPLOAD_EXPIRY_HOURS * 3_600_000),
+      maxInFlightPerUser: e.UPLOAD_MAX_IN_FLIGHT,
+      progressIntervalMs: e.UPLOAD_PROGRESS_INTERVAL_MS,
+      s3: e.UPLOAD_S3_BUCKET ? { bucket: e.UPLOAD_S3_BUCKET, endpoint: e.UPLOAD_S3_ENDPOINT, region: e.UPLOAD_S3_REGION ?? 'us-east-1' } : undefined,
     },
     rpc: {
       calculationsUrl: e.CALCULATIONS_URL,

@@ -15,6 +15,7 @@ import { registerSessions } from './handlers/sessions';
 import { registerStatus } from './handlers/status';
 import { registerStreams } from './handlers/streams';
 import { registerTyping } from './handlers/typing';
+import { registerUploads } from './handlers/uploads';
 
 /**
  * Every feature module, registered in this order on every gateway. The guards run in the order
@@ -36,5 +37,6 @@ export const features: readonly Feature[] = [
   registerRpc,
   registerAi,
   registerNotifications,
+  registerUploads,
   registerAdminApi,
 ];

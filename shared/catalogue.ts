@@ -10,6 +10,7 @@ import { collaborationClientMessages, collaborationServerMessages } from './mess
 import { presenceClientMessages, presenceServerMessages, roomClientMessages, roomServerMessages } from './messages/presence';
 import { notificationClientMessages, notificationServerMessages } from './messages/notifications';
 import { streamClientMessages, streamServerMessages } from './messages/streams';
+import { uploadClientMessages, uploadRelayClientMessages, uploadServerMessages, uploadStartServerMessages } from './messages/uploads';
 import { ROOT_NAMESPACE, type NamespaceName } from './namespaces';
 
 /**
@@ -28,6 +29,8 @@ export const clientMessages = {
   ...calculationClientMessages,
   ...aiClientMessages,
   ...notificationClientMessages,
+  ...uploadClientMessages,
+  ...uploadRelayClientMessages,
 } as const;
 
 export const serverMessages = {
@@ -41,6 +44,8 @@ export const serverMessages = {
   ...calculationServerMessages,
   ...aiServerMessages,
   ...notificationServerMessages,
+  ...uploadServerMessages,
+  ...uploadStartServerMessages,
 } as const;
 
 export type ClientMessageType = keyof typeof clientMessages;

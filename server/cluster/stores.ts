@@ -7,6 +7,7 @@ import { MemoryPresenceStore, type PresenceStore } from './presence';
 import type { RedisConnections } from './redis';
 import { RedisPresenceStore } from './redis-presence';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from './sessions';
+import { MemoryUploadRegistry, RedisUploadRegistry, type UploadRegistry } from './uploads';
 
 /** The state the pods share. In-memory without Redis (one pod), Redis-backed with it. */
 export interface Stores {
@@ -15,6 +16,7 @@ export interface Stores {
   readonly sessions: SessionStore;
   readonly chat: ChatHistory;
   readonly notifications: NotificationStore;
+  readonly uploads: UploadRegistry;
 }
 
 export function createStores(config: Config, redis?: RedisConnections, logger?: Logger): Stores {
@@ -25,6 +27,7 @@ export function createStores(config: Config, redis?: RedisConnections, logger?: 
       sessions: new MemorySessionStore(),
       chat: new MemoryChatHistory(config.chatHistoryCap),
       notifications: new MemoryNotificationStore(config.publishing.notificationsCap),
+      uploads: new MemoryUploadRegistry(),
     };
   }
   const presence = new RedisPresenceStore(redis.data, config.podId, config.presence.ttlMs);
@@ -37,5 +40,6 @@ export function createStores(config: Config, redis?: RedisConnections, logger?: 
     sessions: new RedisSessionStore(redis.data, config.stateTtlSeconds),
     chat: new RedisChatHistory(redis.data, config.chatHistoryCap, config.stateTtlSeconds),
     notifications: new RedisNotificationStore(redis.data, config.publishing.notificationsCap, config.stateTtlSeconds),
+    uploads: new RedisUploadRegistry(redis.data, config.uploads.expiryMs),
   };
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import * as rest from '../../shared/rest';
 import { describeNotificationRoutes } from './notifications';
 import { describeStreamRoutes } from './streams';
+import { describeUploadRoutes } from './uploads';
 
 /** The security scheme names of the document: the admin API accepts either of the first two. */
 export const SECURITY_SCHEMES = { bearer: 'bearerAuth', apiKey: 'apiKey', metrics: 'metricsToken' } as const;
@@ -15,7 +16,7 @@ export const ADMIN_SECURITY: RouteConfig['security'] = [{ [SECURITY_SCHEMES.bear
 export type DescribeRoutes = (registry: OpenAPIRegistry) => void;
 
 /** The other modules' admin route groups (streams, notifications) described in the document. */
-export const ADMIN_ROUTE_GROUPS: readonly DescribeRoutes[] = [describeStreamRoutes, describeNotificationRoutes];
+export const ADMIN_ROUTE_GROUPS: readonly DescribeRoutes[] = [describeStreamRoutes, describeNotificationRoutes, describeUploadRoutes];
 
 /**
  * The registry handed to the other admin route groups: a route that names no `security` gets the

@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { Cursor, IsoTimestamp, RoomId, UserStatus, defineClientMessages, defineServerMessages, message } from './define';
 
-/** Rooms are shared by the workspace and chat features: join and leave are served on both. */
+/**
+ * Rooms are shared by the workspace, chat and uploads features (upload progress a client relays
+ * goes to its rooms): join and leave are served on all three.
+ */
 const RoomAck = z.object({ room_id: z.string() });
 
-export const roomClientMessages = defineClientMessages(['/workspace', '/chat'], {
+export const roomClientMessages = defineClientMessages(['/workspace', '/chat', '/uploads'], {
   join_room: message({ schema: z.object({ room_id: RoomId }), rate: 'request', ack: RoomAck }),
   leave_room: message({ schema: z.object({ room_id: RoomId }), rate: 'request', ack: RoomAck }),
 });

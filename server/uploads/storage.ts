@@ -1,0 +1,67 @@
+import { mkdirSync } from 'node:fs';
+import { FileStore } from '@tus/file-store';
+import { S3Store } from '@tus/s3-store';
+import { ERRORS, type DataStore } from '@tus/utils';
+import type { UploadsConfig } from '../config';
+
+/** Where uploads go, and what URL a finished one is fetched from. */
+export interface UploadStorage {
+  readonly kind: 'disk' | 's3';
+  readonly store: DataStore;
+  /**
+   * The URL `file_upload_complete` carries: on disk, the gateway's own download route under `base`
+   * (scheme and host the uploader used); on S3, the object's URL.
+   */
+  downloadUrl(uploadId: string, base: string): string;
+}
+
+/**
+ * The disk store, whose expiry sweep looks at the bytes on disk. @tus/file-store's own sweep reads
+ * the offset kept in each upload's `.json` record, which stays 0 after creation: it would remove
+ * finished files too once they are older than the expiry.
+ */
+class DiskStore extends FileStore {
+  override async deleteExpired(): Promise<number> {
+    const expiry = this.getExpiration();
+    if (expiry <= 0) return 0;
+    const now = Date.now();
+    let removed = 0;
+    for (const id of (await this.configstore.list?.()) ?? []) {
+      try {
+        const upload = await this.getUpload(id);
+        const created = upload.creation_date ? Date.parse(upload.creation_date) : now;
+        if (upload.offset === upload.size || created + expiry > now) continue;
+        await this.remove(id);
+        removed++;
+      } catch (err) {
+        // A record whose file is gone (removed by another pod sharing the folder, or by hand).
+        if (err === ERRORS.FILE_NO_LONGER_EXISTS) await Promise.resolve(this.configstore.delete(id)).catch(() => undefined);
+      }
+    }
+    return removed;
+  }
+}
+
+/** Bytes per S3 part: S3's minimum for every part but the last is 5 MiB. */
+const S3_PART_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Local disk (UPLOAD_DIR, created here) by default; an S3-compatible bucket when UPLOAD_S3_BUCKET is
+ * set, with credentials from the AWS SDK's standard environment (AWS_ACCESS_KEY_ID, a profile, a
+ * role). Called at start-up, never on import.
+ */
+export function createUploadStorage(config: UploadsConfig): UploadStorage {
+  if (config.s3) {
+    const { bucket, endpoint, region } = config.s3;
+    const store = new S3Store({
+      partSize: S3_PART_BYTES,
+      expirationPeriodInMilliseconds: config.expiryMs,
+      s3ClientConfig: { bucket, region, ...(endpoint ? { endpoint, forcePathStyle: true } : {}) },
+    });
+    const objectBase = endpoint ? `${endpoint.replace(/\/+$/, '')}/${bucket}` : `https://${bucket}.s3.${region}.amazonaws.com`;
+    return { kind: 's3', store, downloadUrl: (id) => `${objectBase}/${id}` };
+  }
+  mkdirSync(config.dir, { recursive: true, mode: 0o750 });
+  const store = new DiskStore({ directory: config.dir, expirationPeriodInMilliseconds: config.expiryMs });
+  return { kind: 'disk', store, downloadUrl: (id, base) => `${base}/api/v1/uploads/${id}` };
+}
