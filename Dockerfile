@@ -19,6 +19,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist/server ./dist/server
 COPY --from=build /app/dist/shared ./dist/shared
+# The disk store of uploads (UPLOAD_DIR): the one place the gateway writes; mount a volume here.
+RUN mkdir -p /app/uploads && chown node:node /app/uploads
 USER node
 EXPOSE 3000
 # SIGTERM reaches node directly (exec form): the gateway stops gracefully and exits 0.

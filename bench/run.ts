@@ -15,12 +15,13 @@ import { cellsScenario } from './scenarios/cells';
 import { floodScenario } from './scenarios/flood';
 import { aiScenario } from './scenarios/ai';
 import { memoryScenario } from './scenarios/memory';
+import { uploadScenario } from './scenarios/upload';
 import { REPO_ROOT } from './servers/targets';
 
 /**
- * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells,flood,ai]
+ * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells,flood,ai,upload]
  *   [--servers=ws,socketio,gateway,relay] [--sizes=1000,5000] [--flood-seconds=20] [--ai-streams=200]
- *   [--ai-intervals=50,0] [--profile] [--write-docs]`
+ *   [--ai-intervals=50,0] [--upload-mb=500] [--profile] [--write-docs]`
  * The gateway (built, as it ships) against bare socket.io and raw ws, started here as child
  * processes on 127.0.0.1, loaded by one or two client processes. Every child is stopped at the
  * end, on error, on SIGINT/SIGTERM and when the global time bound passes.
@@ -95,6 +96,10 @@ async function main(): Promise<number> {
     if (wants(plan, 'ai') && plan.aiStreams > 0) {
       log(`\n[8] AI streaming: ${plan.aiStreams} streams through the gateway and a plain SSE relay (${elapsed()})`);
       await aiScenario(ctx);
+    }
+    if (wants(plan, 'upload') && plan.uploadMb > 0) {
+      log(`\n[9] uploads: ${plan.uploadMb} MB through the tus endpoint against fs.createWriteStream (${elapsed()})`);
+      await uploadScenario(ctx);
     }
   } catch (err) {
     complete = false;

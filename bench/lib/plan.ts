@@ -46,6 +46,8 @@ export interface Plan {
   aiTokenRate: number;
   aiStaggerMs: number;
   aiIntervals: number[];
+  /** Uploads (issue 11; 0: skipped): one file of this many MB through the tus endpoint against fs.createWriteStream (`--upload-mb=500`). */
+  uploadMb: number;
   /** Scenarios to run (all by default; `--only=fanout,memory`). */
   only: Set<string> | null;
   /** Servers for scenarios 1-4 (all by default; `--servers=socketio,gateway`). */
@@ -91,6 +93,7 @@ export function planFrom(argv: string[]): Plan {
         aiTokenRate: 100,
         aiStaggerMs: 500,
         aiIntervals: [50, 0],
+        uploadMb: 0,
         only: null,
         servers: null,
         joinTimeoutMs: 30_000,
@@ -127,6 +130,7 @@ export function planFrom(argv: string[]): Plan {
         aiTokenRate: 100,
         aiStaggerMs: 500,
         aiIntervals: [50, 0],
+        uploadMb: 500,
         only: null,
         servers: null,
         joinTimeoutMs: 120_000,
@@ -147,6 +151,8 @@ export function planFrom(argv: string[]): Plan {
   if (aiStreams >= 1 && aiStreams <= 2000) base.aiStreams = Math.floor(aiStreams);
   const aiIntervals = value('ai-intervals')?.split(',').filter((x) => x !== '').map(Number).filter((x) => x >= 0 && x <= 10_000);
   if (aiIntervals?.length) base.aiIntervals = aiIntervals.map(Math.floor);
+  const uploadMb = Number(value('upload-mb'));
+  if (uploadMb >= 1 && uploadMb <= 4000) base.uploadMb = Math.floor(uploadMb);
   base.profile = flag('profile');
   base.writeDocs = flag('write-docs');
   return base;

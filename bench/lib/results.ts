@@ -51,6 +51,8 @@ export const UNITS: Record<string, string> = {
   reconnect_attempts: '',
   reconnected: '',
   abuser_client_cores: 'cores',
+  mb_per_s: 'MB/s',
+  rss_growth_mb: 'MB',
 };
 
 /** Collects per-repetition values, warnings and notes for the whole run. */

@@ -30,6 +30,7 @@ export interface MarkdownInput {
     aiTokens: number;
     aiTokenRate: number;
     aiStaggerMs: number;
+    uploadMb: number;
   };
 }
 
@@ -165,6 +166,13 @@ ${list(d.failures)}
   the deltas' concatenation. Server CPU per token: the server process's CPU time (\`/proc\`) over the
   phase ÷ tokens delivered. The three paths alternate within each repetition, after one unrecorded
   warm-up of 100 tokens a stream each.
+- **Uploads (scenario 9, issue 11; \`--only=upload\`, not in --quick):** one file of ${d.plan.uploadMb} MB (a 1 MiB random
+  block repeated) written by a plain \`fs.createWriteStream\` in the harness, then sent through the
+  gateway's tus endpoint (a \`POST\`, then one \`PATCH\` streamed from the harness with back-pressure)
+  to its disk store on the same file system. MB/s = bytes ÷ wall time to the end of the last write
+  (the 204). The gateway's RSS is read from \`/proc\` every 50 ms during the \`PATCH\`; "peak RSS
+  growth" is the highest reading minus the one just before (the worst repetition counts). The stored
+  file's sha256 is checked against the bytes sent.
 - **Joining:** "join all s" is the time from the first \`join_room\` until the server is idle again,
   and "MB pushed while joining" what the clients received meanwhile (room_state, user_joined):
   the gateway announces joins to the room up to \`PRESENCE_BROADCAST_MAX_USERS\` (100) members;
@@ -183,11 +191,12 @@ npm run bench -- --write-docs   # also rewrites this file and docs/bench/fanout.
 npm run bench -- --only=fanout,memory --servers=socketio,gateway --sizes=1000 --reps=1   # subsets
 npm run bench -- --only=memory --servers=gateway --sizes=5000 --profile   # gateway CPU profiles in bench/results/profiles/
 npm run bench -- --only=ai      # AI streaming: gateway vs a plain SSE relay, about 70 s (--ai-streams=N, --ai-intervals=50,0, --servers=relay,gateway)
+npm run bench -- --only=upload  # uploads: the tus endpoint vs fs.createWriteStream, about 20 s (--upload-mb=N)
 node dist/bench/ab-gateways.js --a=<dir> --b=<dir>   # two gateway builds (each with dist/), repetitions interleaved
 \`\`\`
 
 \`redis-server\` must be on the PATH for the cluster scenario. Scenarios: fanout, steady, memory
-(with the connect storm), cluster, native, cells, flood (\`--only=flood\`, about 4 minutes), ai (\`--only=ai\`, about 70 s). The exit code is 1 when a figure could not be
+(with the connect storm), cluster, native, cells, flood (\`--only=flood\`, about 4 minutes), ai (\`--only=ai\`, about 70 s), upload (\`--only=upload\`, about 20 s). The exit code is 1 when a figure could not be
 measured (listed under failures). The output ends with one JSON line
 per figure and a JSON summary line; \`bench/results/latest.json\` holds everything and
 \`bench/results/fanout.svg\` the chart.

@@ -4,6 +4,7 @@ import { ratio } from '../lib/stats';
 import { CLUSTER, NATIVE, SINGLE, SIO_PATH } from '../scenarios/fanout';
 import { FLOOD_GATEWAY, FLOOD_SOCKETIO } from '../scenarios/flood';
 import { AI_RELAY, aiGatewayLabel } from '../scenarios/ai';
+import { UPLOAD_FS, UPLOAD_GATEWAY } from '../scenarios/upload';
 
 /**
  * The ratios of the issue's targets, each from medians of the same run. Where the target is a
@@ -78,6 +79,10 @@ export function summarize(results: Results, plan: Plan): Summary {
     ai_cpu_per_token_vs_relay_interval0: ratio(med('ai', aiGatewayLabel(0), an, 'cpu_us_per_token'), med('ai', AI_RELAY, an, 'cpu_us_per_token')),
     // Tokens not delivered in the worst repetition of any path (every path must deliver them all).
     ai_tokens_missing: worst([AI_RELAY, ...plan.aiIntervals.map(aiGatewayLabel)].map((l) => results.get('ai', l, an, 'tokens_missing')?.max ?? null), (a, b) => Math.max(a, b)),
+    // Uploads (issue 11): MB/s through the tus endpoint / a plain fs.createWriteStream of the same
+    // bytes, and the pod's peak RSS growth during the upload (the worst repetition).
+    upload_throughput_vs_fs: ratio(med('upload', UPLOAD_GATEWAY, plan.uploadMb, 'mb_per_s'), med('upload', UPLOAD_FS, plan.uploadMb, 'mb_per_s')),
+    upload_rss_growth_mb: results.get('upload', UPLOAD_GATEWAY, plan.uploadMb, 'rss_growth_mb')?.max ?? null,
   };
   // A room size where the baseline has a figure and the gateway none (e.g. its room could not be
   // formed within the join bound) fails the fan-out targets instead of silently dropping out.
@@ -101,6 +106,8 @@ export function summarize(results: Results, plan: Plan): Summary {
       ai_cpu_per_token_vs_relay: atMost(s.ai_cpu_per_token_vs_relay, 2),
       ai_cpu_per_token_vs_relay_interval0: atMost(s.ai_cpu_per_token_vs_relay_interval0, 2),
       ai_tokens_missing: atMost(s.ai_tokens_missing, 0),
+      upload_throughput_vs_fs: atLeast(s.upload_throughput_vs_fs, 0.7),
+      upload_rss_growth_mb: below(s.upload_rss_growth_mb, 50),
     },
   };
 }

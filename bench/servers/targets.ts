@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { forkServer, freePort, spawnChild, stopChild, waitUntil, type Child } from '../lib/procs';
 import { Inspector } from '../lib/inspector';
@@ -90,6 +91,7 @@ async function startPod(name: string, opts: StartOptions, redisUrl?: string): Pr
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
     JWT_SECRET: opts.secret,
+    UPLOAD_DIR: join(tmpdir(), 'rg-bench-uploads'),
     ...(opts.gatewayEnv ?? BENCH_LIMITS),
     ...(redisUrl ? { REDIS_URL: redisUrl, POD_ID: name } : {}),
   };

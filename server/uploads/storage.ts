@@ -1,4 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { FileStore } from '@tus/file-store';
 import { S3Store } from '@tus/s3-store';
 import { ERRORS, type DataStore } from '@tus/utils';
@@ -15,12 +18,27 @@ export interface UploadStorage {
   downloadUrl(uploadId: string, base: string): string;
 }
 
+/** Bytes the disk store gathers before a write: fewer, larger writes (several chunks per writev). */
+const DISK_WRITE_BUFFER = 1024 * 1024;
+
 /**
- * The disk store, whose expiry sweep looks at the bytes on disk. @tus/file-store's own sweep reads
- * the offset kept in each upload's `.json` record, which stays 0 after creation: it would remove
- * finished files too once they are older than the expiry.
+ * The disk store. Two differences from @tus/file-store's: its expiry sweep looks at the bytes on
+ * disk (the library's reads the offset kept in each upload's `.json` record, which stays 0 after
+ * creation, so it would remove finished files too once older than the expiry), and its writes go
+ * straight from the request to a write stream with a 1 MiB buffer (the library adds a counting
+ * Transform and writes through a 16 KiB buffer).
  */
 class DiskStore extends FileStore {
+  override async write(readable: Readable, id: string, offset: number): Promise<number> {
+    const out = createWriteStream(join(this.directory, id), { flags: 'r+', start: offset, highWaterMark: DISK_WRITE_BUFFER });
+    try {
+      await pipeline(readable, out);
+    } catch {
+      throw ERRORS.FILE_WRITE_ERROR;
+    }
+    return offset + out.bytesWritten;
+  }
+
   override async deleteExpired(): Promise<number> {
     const expiry = this.getExpiration();
     if (expiry <= 0) return 0;
@@ -56,7 +74,15 @@ export function createUploadStorage(config: UploadsConfig): UploadStorage {
     const store = new S3Store({
       partSize: S3_PART_BYTES,
       expirationPeriodInMilliseconds: config.expiryMs,
-      s3ClientConfig: { bucket, region, ...(endpoint ? { endpoint, forcePathStyle: true } : {}) },
+      // A custom endpoint is an S3-compatible store (MinIO, Ceph, R2...): path-style URLs, and
+      // checksums only where S3 requires them. The SDK's default sends streamed bodies
+      // aws-chunked with checksum trailers, which many compatible stores do not decode (they store
+      // the chunk framing as object bytes).
+      s3ClientConfig: {
+        bucket,
+        region,
+        ...(endpoint ? { endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
+      },
     });
     const objectBase = endpoint ? `${endpoint.replace(/\/+$/, '')}/${bucket}` : `https://${bucket}.s3.${region}.amazonaws.com`;
     return { kind: 's3', store, downloadUrl: (id) => `${objectBase}/${id}` };

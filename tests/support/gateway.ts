@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig, type Config } from '../../server/config';
 import { createGateway, type Gateway } from '../../server/gateway';
 import { createLogger } from '../../server/logger';
@@ -28,6 +30,8 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Nod
     JWT_SECRET: TEST_SECRET,
     PRESENCE_HEARTBEAT_MS: '500',
     PRESENCE_TTL_MS: '2000',
+    // Outside the checkout: a test that does not care about uploads still starts the disk store.
+    UPLOAD_DIR: join(tmpdir(), 'rg-test-uploads'),
     ...overrides,
   };
 }
