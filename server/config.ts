@@ -96,6 +96,8 @@ const EnvSchema = z.object({
   UPLOAD_S3_BUCKET: optionalString,
   UPLOAD_S3_ENDPOINT: optionalString.pipe(z.string().url().refine((u) => /^https?:/.test(u), 'must be http:// or https://').optional()),
   UPLOAD_S3_REGION: optionalString,
+  // Admin UI (README: Admin UI).
+  ADMIN_UI_WRITE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 
 /** Event names Socket.IO or the native dialects keep for themselves: a client could never send them. */
@@ -188,6 +190,8 @@ export interface Config {
   readonly rpc: RpcConfig;
   readonly publishing: PublishingConfig;
   readonly uploads: UploadsConfig;
+  /** The admin UI at /admin: read-only in production unless `write` (ADMIN_UI_WRITE). */
+  readonly adminUi: { readonly write: boolean };
 }
 
 /** Resumable uploads (tus 1.0 at /api/v1/uploads) and their live progress. */
@@ -400,6 +404,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       progressIntervalMs: e.UPLOAD_PROGRESS_INTERVAL_MS,
       s3: e.UPLOAD_S3_BUCKET ? { bucket: e.UPLOAD_S3_BUCKET, endpoint: e.UPLOAD_S3_ENDPOINT, region: e.UPLOAD_S3_REGION ?? 'us-east-1' } : undefined,
     },
+    adminUi: { write: e.ADMIN_UI_WRITE },
     rpc: {
       calculationsUrl: e.CALCULATIONS_URL,
       routes,

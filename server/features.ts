@@ -1,4 +1,5 @@
 import { registerAdminApi } from './handlers/admin-api';
+import { registerAdminUi } from './handlers/admin-ui';
 import { registerAi } from './handlers/ai';
 import type { Feature } from './handlers/context';
 import { registerCalculations } from './handlers/calculations';
@@ -39,4 +40,5 @@ export const features: readonly Feature[] = [
   registerNotifications,
   registerUploads,
   registerAdminApi,
+  registerAdminUi,
 ];

@@ -4,6 +4,7 @@ import type { Principal } from './auth/principal';
 import type { SocketCall } from './call';
 import type { ActivitySnapshot } from './cluster/activity';
 import type { StoredNotification } from './cluster/notifications';
+import type { AdminUiSocket } from './admin-ui/describe';
 
 /** What each socket carries after the handshake. */
 export interface SocketData {
@@ -39,6 +40,10 @@ export interface InterServerEvents {
   'gateway:ai_cancel': (order: { userId: string; requestId?: string; correlation?: string | number }) => void;
   /** A notification just stored: deliver it to this pod's matching subscribers (server/handlers/notifications.ts). */
   'gateway:notification': (notification: StoredNotification) => void;
+  /** An admin UI is open somewhere: send it live socket events for a while (server/handlers/admin-ui.ts). */
+  'gateway:admin_ui_watch': () => void;
+  /** The admin UI's socket list: every pod describes its own sockets. */
+  'gateway:admin_ui_sockets': (reply: (sockets: AdminUiSocket[]) => void) => void;
 }
 
 /** An order to every pod: close the connections in `room` (but `except`, and only those older than `olderThan`). */

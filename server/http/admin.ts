@@ -89,16 +89,24 @@ export type AdminGuard = (req: Request, res: Response, next: NextFunction) => vo
  * The admin REST API's guard: a bearer token with role `admin`, or, for backends that mint no JWTs,
  * the service key ADMIN_API_KEY in `X-API-Key` (compared in constant time). Else 401/403.
  */
+/**
+ * The admin check of every admin surface: an API key must equal ADMIN_API_KEY (AUTHENTICATION_FAILED
+ * otherwise); a token must verify and carry role admin (PERMISSION_DENIED without it). Throws.
+ */
+export function checkAdmin(verify: TokenVerifier, adminApiKey: string | undefined, credential: { apiKey?: string; token?: string }): void {
+  if (credential.apiKey) {
+    if (!adminApiKey || !sameKey(credential.apiKey, adminApiKey)) throw new GatewayError(ErrorCodes.AUTHENTICATION_FAILED, 'Invalid API key');
+    return;
+  }
+  const principal = verify(credential.token);
+  if (!isAdmin(principal)) throw new GatewayError(ErrorCodes.PERMISSION_DENIED, 'Role admin required');
+}
+
 export function requireAdmin(verify: TokenVerifier, adminApiKey?: string): AdminGuard {
   return (req, res, next) => {
     try {
       const key = req.headers['x-api-key'];
-      if (typeof key === 'string' && key.length > 0) {
-        if (!adminApiKey || !sameKey(key, adminApiKey)) throw new GatewayError(ErrorCodes.AUTHENTICATION_FAILED, 'Invalid API key');
-        return next();
-      }
-      const principal = verify(bearerToken(req.headers));
-      if (!isAdmin(principal)) throw new GatewayError(ErrorCodes.PERMISSION_DENIED, 'Role admin required');
+      checkAdmin(verify, adminApiKey, typeof key === 'string' && key.length > 0 ? { apiKey: key } : { token: bearerToken(req.headers) });
       next();
     } catch (err) {
       sendHttpError(res, err);
