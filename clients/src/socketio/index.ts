@@ -1,0 +1,2 @@
+export { SocketClient, type SocketClientOptions, type SendOptions, type RequestOptions } from './client';
+export * from '../common/public';
