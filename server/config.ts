@@ -40,6 +40,7 @@ const EnvSchema = z.object({
   PING_INTERVAL_MS: int(25000, 100),
   PING_TIMEOUT_MS: int(20000, 100),
   SHUTDOWN_TIMEOUT_MS: int(10000, 100),
+  DRAIN_MS: int(10000, 0),
   STATS_TIMEOUT_MS: int(2000, 50),
   AUTH_TIMEOUT_MS: int(30000, 100),
   NATIVE_HEARTBEAT_MS: int(30000, 100),
@@ -98,6 +99,10 @@ const EnvSchema = z.object({
   UPLOAD_S3_REGION: optionalString,
   // Admin UI (README: Admin UI).
   ADMIN_UI_WRITE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  // Room broadcasts written once per socket and tick (README: Performance); `false` keeps socket.io's own path.
+  FAST_BROADCAST: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  // The demo page (README: Demo).
+  DEMO_ENABLED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 
 /** Event names Socket.IO or the native dialects keep for themselves: a client could never send them. */
@@ -160,6 +165,11 @@ export interface Config {
   readonly pingIntervalMs: number;
   readonly pingTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
+  /**
+   * On a stop, the window over which the pod closes its connections, a slice every 100 ms (README:
+   * Docker and Kubernetes); 0 closes them all at once.
+   */
+  readonly drainMs: number;
   /** How long the stats endpoints wait for the other pods' answers. */
   readonly statsTimeoutMs: number;
   /** Native endpoints with first-message auth (seeds 003, 004) close with 1008 after this long unauthenticated. */
@@ -192,6 +202,10 @@ export interface Config {
   readonly uploads: UploadsConfig;
   /** The admin UI at /admin: read-only in production unless `write` (ADMIN_UI_WRITE). */
   readonly adminUi: { readonly write: boolean };
+  /** The demo at /demo: always outside production; in production only when `enabled` (DEMO_ENABLED). */
+  readonly demo: { readonly enabled: boolean };
+  /** Room broadcasts batched per socket and tick and written straight to the WebSocket (server/fast-broadcast.ts). */
+  readonly fastBroadcast: boolean;
 }
 
 /** Resumable uploads (tus 1.0 at /api/v1/uploads) and their live progress. */
@@ -327,6 +341,10 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
   const badType = e.UPLOAD_ALLOWED_TYPES.find((t) => !/^(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)\/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$/i.test(t));
   if (badType !== undefined) problems.push(`UPLOAD_ALLOWED_TYPES: "${badType}" is not a MIME type or pattern (type/subtype, type/*)`);
   if ((e.UPLOAD_S3_ENDPOINT || e.UPLOAD_S3_REGION) && !e.UPLOAD_S3_BUCKET) problems.push('UPLOAD_S3_BUCKET: required when UPLOAD_S3_ENDPOINT or UPLOAD_S3_REGION is set');
+  // The stop's deadline is one timer of DRAIN_MS + SHUTDOWN_TIMEOUT_MS: above a timer's range it would fire at once.
+  if (e.DRAIN_MS + e.SHUTDOWN_TIMEOUT_MS > 2_147_483_647) {
+    problems.push('DRAIN_MS: DRAIN_MS + SHUTDOWN_TIMEOUT_MS must be at most 2147483647 ms');
+  }
   if (e.PRESENCE_TTL_MS <= e.PRESENCE_HEARTBEAT_MS) {
     problems.push('PRESENCE_TTL_MS: must be greater than PRESENCE_HEARTBEAT_MS');
   }
@@ -353,6 +371,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     pingIntervalMs: e.PING_INTERVAL_MS,
     pingTimeoutMs: e.PING_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    drainMs: e.DRAIN_MS,
     statsTimeoutMs: e.STATS_TIMEOUT_MS,
     authTimeoutMs: e.AUTH_TIMEOUT_MS,
     nativeHeartbeatMs: e.NATIVE_HEARTBEAT_MS,
@@ -405,6 +424,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       s3: e.UPLOAD_S3_BUCKET ? { bucket: e.UPLOAD_S3_BUCKET, endpoint: e.UPLOAD_S3_ENDPOINT, region: e.UPLOAD_S3_REGION ?? 'us-east-1' } : undefined,
     },
     adminUi: { write: e.ADMIN_UI_WRITE },
+    demo: { enabled: e.DEMO_ENABLED },
+    fastBroadcast: e.FAST_BROADCAST,
     rpc: {
       calculationsUrl: e.CALCULATIONS_URL,
       routes,

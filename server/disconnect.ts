@@ -38,7 +38,7 @@ export function disconnectWith(socket: GatewaySocket, err: GatewayError): void {
 }
 
 /** How long a closing connection may take to flush what it was last sent (the error) before it is cut. */
-const FLUSH_BEFORE_CLOSE_MS = 2000;
+export const FLUSH_BEFORE_CLOSE_MS = 2000;
 
 /**
  * Closes an engine.io connection (all its namespaces), with the error's close code for native
@@ -47,15 +47,30 @@ const FLUSH_BEFORE_CLOSE_MS = 2000;
  * connection cut; with `flushMs: 0` at once (a client known not to read: a slow consumer).
  */
 export function closeConnection(conn: GatewaySocket['conn'], err: GatewayError, options: { flushMs?: number } = {}): void {
-  const flushMs = options.flushMs ?? FLUSH_BEFORE_CLOSE_MS;
-  markClosing(conn);
   const info = connectionInfoOf(conn);
-  if (info.closeWith) info.closeWith(closeCodeFor(err.code, err.details), err.message);
+  closeWithCut(conn, options.flushMs, info.closeWith ? () => info.closeWith!(closeCodeFor(err.code, err.details), err.message) : undefined);
+}
+
+/**
+ * Closes an engine.io connection because its pod stops: a transport close, never a Socket.IO
+ * disconnect, so Socket.IO clients (v2 and v4) see "transport close" and reconnect by themselves
+ * (a server-side `socket.disconnect()` would give them "io server disconnect", after which they do
+ * not); native clients get 1001 "Server shutting down" (once the native endpoints are going away).
+ * What the connection was last sent may flush for FLUSH_BEFORE_CLOSE_MS, as in closeConnection.
+ */
+export function closeForShutdown(conn: GatewaySocket['conn']): void {
+  closeWithCut(conn, undefined, undefined);
+}
+
+function closeWithCut(conn: GatewaySocket['conn'], flushMs = FLUSH_BEFORE_CLOSE_MS, closeWith: (() => void) | undefined): void {
+  markClosing(conn);
+  if (closeWith) closeWith();
   else conn.close();
   if (flushMs === 0) {
     if (conn.readyState !== 'closed') conn.close(true);
     return;
   }
+  if (conn.readyState === 'closed') return;
   const cut = setTimeout(() => {
     if (conn.readyState !== 'closed') conn.close(true);
   }, flushMs);

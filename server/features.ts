@@ -7,6 +7,7 @@ import { registerCells } from './handlers/cells';
 import { registerChat } from './handlers/chat';
 import { registerConnections } from './handlers/connections';
 import { registerCursors } from './handlers/cursors';
+import { registerDemo } from './handlers/demo';
 import { registerLiveTokens } from './handlers/live-tokens';
 import { registerNotifications } from './handlers/notifications';
 import { registerRateLimits } from './handlers/rate-limits';
@@ -41,4 +42,5 @@ export const features: readonly Feature[] = [
   registerUploads,
   registerAdminApi,
   registerAdminUi,
+  registerDemo,
 ];

@@ -19,8 +19,9 @@ import { createStores, type Stores } from './cluster/stores';
 import { attachNativeEndpoints } from './compat/attach';
 import type { Config } from './config';
 import { socketConnectionInfo } from './connection-info';
-import { disconnectWith } from './disconnect';
+import { closeForShutdown, disconnectWith, FLUSH_BEFORE_CLOSE_MS } from './disconnect';
 import { Dispatcher, frameSizeRecorder } from './dispatch';
+import { ConnectionTracker, drainConnections } from './drain';
 import { features } from './features';
 import type { Dispose, FeatureContext } from './handlers/context';
 import { adminRouter, requireAdmin } from './http/admin';
@@ -29,7 +30,8 @@ import { metricsRouter, startMetricsServer } from './http/metrics';
 import { createLogger, type Logger } from './logger';
 import { GatewayMetrics } from './metrics';
 import { RoomBroadcaster } from './rooms';
-import { watchSlowConsumers } from './slow-consumers';
+import { dropVolatile, watchSlowConsumers } from './slow-consumers';
+import { enableFastBroadcast } from './fast-broadcast';
 import type { GatewayServer, GatewaySocket, PodStats } from './types';
 
 export interface Gateway {
@@ -44,8 +46,14 @@ export interface Gateway {
   readonly port: number;
   /** The port /metrics is served on when METRICS_PORT is set. */
   readonly metricsPort?: number;
-  /** Drains calls in flight, tells clients to reconnect elsewhere, cleans presence, closes Redis. */
+  /**
+   * Stops the pod: reports not ready and refuses new connections at once, drains calls in flight,
+   * closes the connections spread over DRAIN_MS (their clients reconnect elsewhere), cleans
+   * presence, closes Redis and the HTTP server.
+   */
   close(): Promise<void>;
+  /** Resolves when a stop begins, whoever starts it (SIGTERM, the admin API). */
+  readonly stopping: Promise<void>;
   /** Resolves once the pod has stopped, whoever started the stop (SIGTERM, the admin API). */
   readonly closed: Promise<void>;
 }
@@ -84,7 +92,13 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   app.disable('x-powered-by');
   app.set('trust proxy', expressTrustProxy(config.trustProxy));
   app.use(helmet());
+  // While a stop drains, HTTP keep-alive connections (a proxy's pool) are not kept for more requests.
+  app.use((_req, res, next) => {
+    if (shuttingDown) res.set('Connection', 'close');
+    next();
+  });
   const httpServer = createServer(app);
+  const tcpConnections = new ConnectionTracker(httpServer);
   const io: GatewayServer = new Server(httpServer, {
     path: '/socket.io',
     allowEIO3: true,
@@ -95,7 +109,8 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     // MESSAGE_TOO_LARGE answer and the connection stays up; only absurd frames close it.
     maxHttpBufferSize: Math.max(1_000_000, config.maxMessageBytes * 4),
     cors: { origin: (origin, cb) => cb(null, originAllowed(origin)), credentials: true },
-    allowRequest: (req, cb) => cb(null, originAllowed(req.headers.origin)),
+    // A stopping pod takes no new Engine.IO connection (403; the client retries, elsewhere).
+    allowRequest: (req, cb) => (shuttingDown ? cb('Server shutting down', false) : cb(null, originAllowed(req.headers.origin))),
   });
   const addSecurityHeaders = (headers: Record<string, string>) => Object.assign(headers, ENGINE_SECURITY_HEADERS);
   io.engine.on('initial_headers', addSecurityHeaders);
@@ -178,6 +193,8 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   let close: () => Promise<void> = async () => undefined;
   let closedResolve: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (closedResolve = resolve));
+  let stoppingResolve: () => void = () => undefined;
+  const stopping = new Promise<void>((resolve) => (stoppingResolve = resolve));
   const drainListeners: Array<(timeoutMs: number) => Promise<void>> = [];
   const ctx: FeatureContext = {
     io,
@@ -227,6 +244,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     await failStart(err);
   }
   disposers.push(watchSlowConsumers({ io, config, logger, metrics }));
+  if (config.fastBroadcast) disposers.push(enableFastBroadcast(io as unknown as Server, { dropVolatile, logger }));
 
   app.use(
     healthRouter({
@@ -267,25 +285,39 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   let closing: Promise<void> | undefined;
   close = () =>
     (closing ??= (async () => {
+      // At once: /readyz answers 503 (the Service stops routing here), Engine.IO handshakes and
+      // native upgrades are refused. The HTTP server keeps listening while the pod drains, so that
+      // probes get their 503 and REST calls their answer.
       shuttingDown = true;
+      stoppingResolve();
       closeNativeEndpoints(); // no new native upgrades; native connections close with 1001 below
-      log.info('shutting down', { connections: io.engine.clientsCount });
-      const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      log.info('shutting down', { connections: io.engine.clientsCount, drain_ms: config.drainMs });
       // Calls in flight and streams answer their callers first (half the shutdown budget), then
-      // are aborted, while the clients are still connected to hear it.
+      // are aborted, while the clients are still connected to hear it. New messages are refused
+      // from now on ("Server shutting down: reconnect").
       const budget = Math.floor(config.shutdownTimeoutMs / 2);
       await Promise.all([
         dispatcher.drainCalls(budget),
         ...drainListeners.map((drain) => drain(budget).catch((err) => log.warn('drain failed', { error: String(err) }))),
       ]);
-      // Closing the transport (not a Socket.IO disconnect) makes clients reconnect, to another pod.
-      const engineClients = (io.engine as unknown as { clients: Record<string, { close(): void }> }).clients;
-      for (const conn of Object.values(engineClients)) conn.close();
+      // The connections close a slice at a time over DRAIN_MS, so that the other pods see a
+      // bounded reconnect rate. A transport close (not a Socket.IO disconnect) makes Socket.IO
+      // clients reconnect by themselves; native clients get 1001.
+      const engineClients = (io.engine as unknown as { clients: Record<string, GatewaySocket['conn']> }).clients;
+      await drainConnections({
+        connections: () => Object.values(engineClients),
+        close: closeForShutdown,
+        drainMs: config.drainMs,
+        settleMs: FLUSH_BEFORE_CLOSE_MS,
+        logger,
+      });
+      const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       await dispatcher.drain();
       for (const dispose of disposers.reverse()) await dispose();
       await stores.presence.close().catch((err) => log.warn('presence cleanup failed', { error: String(err) }));
       io.close();
-      await stopped;
+      // Connections whose clients do not finish the closing handshake are cut after a grace period.
+      await tcpConnections.closeWithin(stopped, FLUSH_BEFORE_CLOSE_MS, log);
       await metricsServer?.close();
       metrics.close();
       await redis?.close();
@@ -293,5 +325,5 @@ export async function createGateway(config: Config, options: { logger?: Logger }
       closedResolve();
     })());
 
-  return { config, httpServer, io, stores, limits, metrics, logger, port, metricsPort: metricsServer?.port, close, closed };
+  return { config, httpServer, io, stores, limits, metrics, logger, port, metricsPort: metricsServer?.port, close, stopping, closed };
 }

@@ -29,16 +29,25 @@ async function main(): Promise<void> {
     );
   }
 
+  // One deadline bounds the whole stop, counted from its start (the signal, or the admin API's
+  // request): DRAIN_MS for closing the connections plus SHUTDOWN_TIMEOUT_MS for the rest (calls in
+  // flight, presence, Redis). The Helm chart's terminationGracePeriodSeconds is their sum plus 5 s.
+  const deadlineMs = config.drainMs + config.shutdownTimeoutMs;
+  let deadline: NodeJS.Timeout | undefined;
+  const armDeadline = () => {
+    if (deadline) return;
+    deadline = setTimeout(() => {
+      log.error('graceful stop timed out, exiting', { deadline_ms: deadlineMs });
+      process.exit(1);
+    }, deadlineMs);
+    deadline.unref();
+  };
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info('signal received, stopping', { signal });
-    const force = setTimeout(() => {
-      log.error('graceful stop timed out, exiting');
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    force.unref();
+    log.info('signal received, stopping', { signal, drain_ms: config.drainMs, deadline_ms: deadlineMs });
+    armDeadline();
     gateway.close().then(
       () => process.exit(0),
       (err) => {
@@ -47,7 +56,9 @@ async function main(): Promise<void> {
       },
     );
   };
-  // A stop the admin API started (POST /api/v1/ws/shutdown) ends the process the same way.
+  // A stop the admin API started (POST /api/v1/ws/shutdown) has the same deadline and ends the
+  // process the same way.
+  void gateway.stopping.then(armDeadline);
   void gateway.closed.then(() => stop('shutdown requested'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

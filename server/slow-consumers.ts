@@ -171,6 +171,18 @@ export function watchSlowConsumers(deps: { io: GatewayServer; config: Config; lo
 }
 
 /**
+ * The volatile rule for writes that bypass engine.io's `write` (server/fast-broadcast.ts): true,
+ * and counted, when the connection's server is watched and its unsent bytes are over softBytes.
+ */
+export function dropVolatile(conn: object): boolean {
+  const c = conn as WatchedConn;
+  const watch = c.server?.[WATCH];
+  if (!watch || !over(c, watch.softBytes)) return false;
+  watch.dropped++;
+  return true;
+}
+
+/**
  * Wraps engine.io's Socket.prototype.write, once per process: a volatile packet to a connection
  * whose server is watched and which is over its softBytes is dropped (with the binary attachments
  * that follow it); everything else goes to engine.io's write.

@@ -108,14 +108,11 @@ describe('every values set', () => {
     }
   });
 
-  it('sets only environment variables the gateway reads (or public contract names it is about to read)', () => {
+  it('sets only environment variables the gateway reads', () => {
     const serverText = listTs(path.join(REPO_ROOT, 'server')).map((f) => readFileSync(f, 'utf8')).join('\n');
-    // A name of the public contract (shared DESIGN.md, "Operations") that the chart sets already;
-    // the server does not read it yet at the time of writing.
-    const contractNames = new Set(['DRAIN_MS']);
     const names = new Set(SET_NAMES.flatMap((name) => [...envOf(deploymentOf(name)).keys()]));
     expect(names.size).toBeGreaterThan(10);
-    const unknown = [...names].filter((n) => !contractNames.has(n) && !new RegExp(`\\b${n}\\b`).test(serverText));
+    const unknown = [...names].filter((n) => !new RegExp(`\\b${n}\\b`).test(serverText));
     expect(unknown).toEqual([]);
   });
 });

@@ -1,11 +1,17 @@
+import type { Socket as NetSocket } from 'node:net';
 import { Transport } from 'engine.io';
 import WebSocket from 'ws';
+import { FAST_WIRE, type FastWire } from '../fast-broadcast';
 
 /** `ws` internals used to send one pre-framed buffer to many sockets (as Socket.IO's adapter does). */
 const { Sender } = WebSocket as unknown as {
   Sender: { frame(data: Buffer, options: { readOnly: boolean; mask: boolean; rsv1: boolean; opcode: number; fin: boolean }): Buffer[] };
 };
-type RawSender = { sendFrame(list: readonly Buffer[], cb?: (err?: Error) => void): void };
+type RawSender = { sendFrame(list: readonly Buffer[], cb?: (err?: Error) => void): void; _state?: number; _queue?: unknown[] };
+/** ws's private parts the fast broadcast path checks (pinned ws 8; see server/fast-broadcast.ts). */
+type WsInternals = { _sender: RawSender; _socket?: NetSocket };
+const SENDER_IDLE = 0;
+const FRAME_OPTIONS = { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true };
 
 /**
  * A text frame framed once (header and payload) for all the recipients of a broadcast; written
@@ -14,7 +20,7 @@ type RawSender = { sendFrame(list: readonly Buffer[], cb?: (err?: Error) => void
 export class PreparedFrame {
   readonly wire: readonly Buffer[];
   constructor(readonly text: string) {
-    this.wire = Sender.frame(Buffer.from(text), { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true });
+    this.wire = Sender.frame(Buffer.from(text), FRAME_OPTIONS);
   }
 }
 
@@ -108,6 +114,19 @@ export class NativeTransport extends Transport {
     for (let i = 0; i < last; i++) this.write(frames[i]);
     this.write(frames[last], this.onSentLast);
   }
+
+  /**
+   * For server/fast-broadcast.ts: this client's wire bytes of a broadcast packet (its dialect's
+   * frame, built once per broadcast and dialect), when they can be written now: the WebSocket open
+   * and ws's sender idle, so nothing queued is passed. `null`: the dialect has no frame for it.
+   */
+  readonly [FAST_WIRE]: FastWire = (encoded, options) => {
+    const ws = this.ws as unknown as WsInternals;
+    if (this.ws.readyState !== WebSocket.OPEN || ws._sender._state !== SENDER_IDLE || ws._sender._queue?.length !== 0 || !ws._socket) return undefined;
+    const frame = this.sink.outgoing(encoded, options);
+    if (frame === undefined) return null;
+    return { socket: ws._socket, wire: typeof frame === 'string' ? Sender.frame(Buffer.from(frame), FRAME_OPTIONS) : frame.wire };
+  };
 
   private write(frame: OutgoingFrame, cb?: (err?: Error) => void): void {
     if (typeof frame === 'string') this.ws.send(frame, TEXT, cb);

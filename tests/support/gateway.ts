@@ -32,6 +32,8 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Nod
     PRESENCE_TTL_MS: '2000',
     // Outside the checkout: a test that does not care about uploads still starts the disk store.
     UPLOAD_DIR: join(tmpdir(), 'rg-test-uploads'),
+    // CI runs the suite once more with FAST_BROADCAST=false (socket.io's own broadcast path).
+    FAST_BROADCAST: process.env.FAST_BROADCAST,
     ...overrides,
   };
 }

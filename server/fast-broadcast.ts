@@ -1,0 +1,257 @@
+import type { Socket as NetSocket } from 'node:net';
+import { Adapter, type BroadcastOptions } from 'socket.io-adapter';
+import type { Server } from 'socket.io';
+import WebSocket from 'ws';
+import type { Logger } from './logger';
+
+/**
+ * Room broadcasts written once per recipient socket and tick (FAST_BROADCAST, on by default).
+ *
+ * Every adapter (in-memory, Redis) delivers a broadcast on its pod through the base Adapter's
+ * `broadcast` / `broadcastWithAck`, which encode the packet once (and, socket.io-adapter 2.5 does
+ * this, build its WebSocket frame once) and then, per recipient, hand it to Engine.IO: a packet
+ * object, several EventEmitter emits, the write buffer, the transport, ws's cork/write/uncork and a
+ * write callback; two broadcasts to the same socket in one tick are two writes. Here, per recipient,
+ * acks and outgoing listeners are kept exactly as socket.io does, and then a recipient on the plain
+ * WebSocket transport whose Engine.IO write buffer and ws sender are empty gets the prebuilt frame
+ * appended to its batch for this tick; one `process.nextTick` writes each socket's batch (one
+ * `writev`), then lets Engine.IO flush whatever it was asked to send meanwhile (a direct emit, a
+ * ping), behind the batch. Anything else (polling, an upgrade under way, a busy socket, binary,
+ * permessage-deflate, native dialects) takes socket.io's own path, behind anything already queued,
+ * so the order of what one socket receives never changes. Volatile packets are dropped only under
+ * real back-pressure (the slow-consumer bound, MAX_BUFFERED_BYTES), not because a write is in flight.
+ *
+ * It relies on private fields of engine.io 6.6 (`writeBuffer`, `upgrading`, `transport.socket`)
+ * and ws 8 (`_socket`, `_sender._state`, `_sender._queue`), pinned in package.json and checked at
+ * start-up (`fastBroadcastProblems`): when they are not as expected the gateway warns and keeps
+ * socket.io's path. The patch is on the base Adapter's prototype, once per process; each server
+ * opts in (`enableFastBroadcast`), so servers that did not keep the original path.
+ */
+
+const ENABLED = Symbol.for('realtime-gateway.fastBroadcast.enabled');
+const PATCHED = Symbol.for('realtime-gateway.fastBroadcast.patched');
+
+/** ws's Sender state when it is not deflating or reading a Blob (lib/sender.js `DEFAULT`). */
+const SENDER_IDLE = 0;
+const WS_OPEN = 1;
+
+interface WsLike {
+  readyState: number;
+  _socket?: NetSocket;
+  _sender?: { _state?: number; _queue?: unknown[] };
+}
+
+/**
+ * A transport that frames broadcasts itself (the native dialects' bridge, server/compat/transport.ts):
+ * its wire bytes for an encoded Socket.IO packet and the socket to write them to, `null` when the
+ * client gets nothing of this packet, `undefined` when it cannot be written now (then socket.io's
+ * path runs). Called at most once per recipient and packet.
+ */
+export const FAST_WIRE = Symbol.for('realtime-gateway.fastBroadcast.wire');
+export type FastWire = (encoded: string, options: object) => { readonly socket: NetSocket; readonly wire: readonly Buffer[] } | null | undefined;
+
+interface EngineConn {
+  readyState: string;
+  upgrading: boolean;
+  writeBuffer: unknown[];
+  transport: { name: string; perMessageDeflate?: unknown; socket?: WsLike; [FAST_WIRE]?: FastWire };
+  flush(): void;
+}
+
+interface RecipientSocket {
+  client: { conn: EngineConn; writeToEngine(packets: unknown[], opts: unknown): void };
+  acks: Map<number, unknown>;
+  notifyOutgoingListeners?: (packet: unknown) => void;
+}
+
+interface AdapterInternals {
+  nsp: { name: string; server: { [ENABLED]?: FastOptions }; _ids: number };
+  _encode(packet: unknown, opts: PacketOptions): unknown[];
+  apply(opts: BroadcastOptions, callback: (socket: RecipientSocket) => void): void;
+}
+
+interface PacketOptions {
+  preEncoded: boolean;
+  volatile?: boolean;
+  compress?: boolean;
+  wsPreEncodedFrame?: Buffer[];
+}
+
+interface FastOptions {
+  /** True (and counted) when a volatile packet to this connection must be dropped: its unsent bytes are over the soft bound. */
+  readonly dropVolatile: (conn: object) => boolean;
+}
+
+/** The frame of the packet as one Buffer, when the adapter built one (a single text packet). */
+function frameOf(opts: PacketOptions): Buffer | undefined {
+  const list = opts.wsPreEncodedFrame;
+  if (!list || list.length === 0) return undefined;
+  return list.length === 1 ? list[0] : Buffer.concat(list);
+}
+
+const noFlush = () => undefined;
+
+/** A connection's bytes for this tick and the socket they go to. */
+interface Batch {
+  readonly socket: NetSocket;
+  readonly buffers: Buffer[];
+}
+
+/** This tick's batches; written by one `process.nextTick`. */
+const pending = new Map<EngineConn, Batch>();
+
+function writeBatches(): void {
+  for (const [conn, { socket, buffers }] of pending) {
+    // Back to the prototype's flush (the instance property only deferred it for this tick).
+    delete (conn as { flush?: unknown }).flush;
+    if (conn.readyState === 'open' && socket.writable) {
+      if (buffers.length === 1) {
+        socket.write(buffers[0]);
+      } else {
+        socket.cork();
+        for (const buffer of buffers) socket.write(buffer);
+        socket.uncork();
+      }
+    }
+    conn.flush();
+  }
+  pending.clear();
+}
+
+/**
+ * The socket a frame may be written to straight away, without passing anything queued for this
+ * connection (Engine.IO's write buffer and ws's sender both empty); undefined when it may not.
+ */
+function engineSocket(conn: EngineConn): NetSocket | undefined {
+  const transport = conn.transport;
+  if (transport.name !== 'websocket' || transport.perMessageDeflate) return undefined;
+  const ws = transport.socket;
+  const sender = ws?._sender;
+  return ws?.readyState === WS_OPEN && sender?._state === SENDER_IDLE && sender._queue?.length === 0 ? ws._socket : undefined;
+}
+
+function batchFor(conn: EngineConn, socket: NetSocket): Batch {
+  let batch = pending.get(conn);
+  if (!batch) {
+    if (pending.size === 0) process.nextTick(writeBatches);
+    batch = { socket, buffers: [] };
+    pending.set(conn, batch);
+    // Anything Engine.IO is asked to send before the batch is written waits behind it.
+    (conn as { flush: () => void }).flush = noFlush;
+  }
+  return batch;
+}
+
+function deliver(socket: RecipientSocket, packets: unknown[], opts: PacketOptions, frame: Buffer | undefined, fast: FastOptions): void {
+  const conn = socket.client.conn;
+  if (conn.readyState === 'open' && !conn.upgrading && conn.writeBuffer.length === 0) {
+    const ownWire = conn.transport[FAST_WIRE];
+    if (ownWire) {
+      if (packets.length === 1 && typeof packets[0] === 'string') {
+        if (opts.volatile && fast.dropVolatile(conn)) return;
+        const out = ownWire.call(conn.transport, packets[0], opts);
+        if (out === null) return;
+        if (out !== undefined) {
+          batchFor(conn, out.socket).buffers.push(...out.wire);
+          return;
+        }
+      }
+    } else if (frame !== undefined) {
+      const raw = engineSocket(conn);
+      if (raw) {
+        if (opts.volatile && fast.dropVolatile(conn)) return;
+        batchFor(conn, raw).buffers.push(frame);
+        return;
+      }
+    }
+  }
+  socket.client.writeToEngine(packets, opts);
+}
+
+type Broadcast = (this: AdapterInternals, packet: { nsp?: string; id?: number }, opts: BroadcastOptions) => void;
+type BroadcastWithAck = (
+  this: AdapterInternals,
+  packet: { nsp?: string; id?: number },
+  opts: BroadcastOptions,
+  clientCountCallback: (count: number) => void,
+  ack: (...args: unknown[]) => void,
+) => void;
+
+function patchAdapter(): void {
+  const proto = Adapter.prototype as unknown as { broadcast: Broadcast; broadcastWithAck: BroadcastWithAck; [PATCHED]?: true };
+  if (proto[PATCHED]) return;
+  const original = { broadcast: proto.broadcast, broadcastWithAck: proto.broadcastWithAck };
+
+  proto.broadcast = function (packet, opts) {
+    const fast = this.nsp.server[ENABLED];
+    if (!fast) return original.broadcast.call(this, packet, opts);
+    const flags = opts.flags ?? {};
+    const packetOpts: PacketOptions = { preEncoded: true, volatile: flags.volatile, compress: flags.compress };
+    packet.nsp = this.nsp.name;
+    const packets = this._encode(packet, packetOpts);
+    const frame = frameOf(packetOpts);
+    this.apply(opts, (socket) => {
+      socket.notifyOutgoingListeners?.(packet);
+      deliver(socket, packets, packetOpts, frame, fast);
+    });
+  };
+
+  proto.broadcastWithAck = function (packet, opts, clientCountCallback, ack) {
+    const fast = this.nsp.server[ENABLED];
+    if (!fast) return original.broadcastWithAck.call(this, packet, opts, clientCountCallback, ack);
+    const flags = opts.flags ?? {};
+    const packetOpts: PacketOptions = { preEncoded: true, volatile: flags.volatile, compress: flags.compress };
+    packet.nsp = this.nsp.name;
+    packet.id = this.nsp._ids++;
+    const packets = this._encode(packet, packetOpts);
+    const frame = frameOf(packetOpts);
+    let clientCount = 0;
+    this.apply(opts, (socket) => {
+      clientCount++;
+      socket.acks.set(packet.id!, ack);
+      socket.notifyOutgoingListeners?.(packet);
+      deliver(socket, packets, packetOpts, frame, fast);
+    });
+    clientCountCallback(clientCount);
+  };
+  proto[PATCHED] = true;
+}
+
+/**
+ * What is not as this module expects in the installed socket.io-adapter, engine.io and ws; empty
+ * when the fast path can run.
+ */
+export function fastBroadcastProblems(): string[] {
+  const problems: string[] = [];
+  const proto = Adapter.prototype as unknown as Record<string, unknown>;
+  for (const method of ['broadcast', 'broadcastWithAck', '_encode', 'apply']) {
+    if (typeof proto[method] !== 'function') problems.push(`socket.io-adapter: Adapter.prototype.${method} is missing`);
+  }
+  // ws exports its Sender (socket.io-adapter builds frames with Sender.frame); @types/ws does not declare it.
+  const SenderClass = (WebSocket as unknown as { Sender?: (new (socket: unknown) => { _state?: unknown; _queue?: unknown }) & { frame?: unknown } }).Sender;
+  if (typeof SenderClass?.frame !== 'function') {
+    problems.push('ws: Sender.frame is missing');
+  } else {
+    const sender = new SenderClass({ cork() {}, uncork() {}, write() {} });
+    if (sender._state !== SENDER_IDLE || !Array.isArray(sender._queue)) problems.push('ws: Sender._state / Sender._queue are not as expected');
+  }
+  return problems;
+}
+
+/**
+ * Turns the fast path on for one server (when the start-up check passes); returns what turns it
+ * off again. `dropVolatile` is the slow-consumer check volatile packets obey (server/slow-consumers.ts).
+ */
+export function enableFastBroadcast(io: Server, options: FastOptions & { logger: Logger }): () => void {
+  const problems = fastBroadcastProblems();
+  if (problems.length) {
+    options.logger.warn("FAST_BROADCAST: the installed socket.io-adapter, engine.io or ws are not as expected; keeping socket.io's own broadcast path", { problems });
+    return () => undefined;
+  }
+  patchAdapter();
+  const server = io as unknown as { [ENABLED]?: FastOptions };
+  server[ENABLED] = { dropVolatile: options.dropVolatile };
+  return () => {
+    delete server[ENABLED];
+  };
+}

@@ -1,0 +1,120 @@
+import type { Gateway } from '../server/gateway';
+import { fastBroadcastProblems } from '../server/fast-broadcast';
+import { closeClients, connectV2, connectV4, request } from './support/clients';
+import { startGateway, stopGateways, urlOf } from './support/gateway';
+import { closeNatives, connectWorkspace, type NativeClient } from './support/native';
+import { token } from './support/tokens';
+
+afterEach(() => {
+  closeClients();
+  closeNatives();
+});
+afterAll(stopGateways);
+
+const ROOM = 'fast';
+const TEXT = 'héllo ✓ 日本語 🚀';
+
+type Received = Array<{ n: number; text?: string; bin?: number; direct?: boolean }>;
+
+/** Every kind of client the gateway serves, in one room, each collecting what it receives, in order. */
+async function clientsIn(gw: Gateway) {
+  const v4ws = await connectV4(urlOf(gw), token({ sub: 'u-ws' }));
+  const v4polling = await connectV4(urlOf(gw), token({ sub: 'u-polling' }), { transports: ['polling'] });
+  const v4upgrade = await connectV4(urlOf(gw), token({ sub: 'u-upgrade' }), { transports: ['polling', 'websocket'] });
+  const v2 = await connectV2(urlOf(gw), token({ sub: 'u-v2' }));
+  const native = await connectWorkspace(gw, token({ sub: 'u-native' }));
+  const sockets = { v4ws, v4polling, v4upgrade, v2 } as Record<string, { emit: (...a: any[]) => unknown; on: (e: string, l: (...a: any[]) => void) => unknown; id?: string }>;
+  const got: Record<string, Received> = {};
+  for (const [name, socket] of Object.entries(sockets)) {
+    got[name] = [];
+    socket.on('seq', (m: Received[number]) => got[name].push({ ...m, ...(m.bin !== undefined ? { bin: (m.bin as unknown as Buffer).length ?? m.bin } : {}) }));
+    expect(await request(socket as never, 'join_room', { room_id: ROOM })).toMatchObject({ ok: true });
+  }
+  native.send({ type: 'join_room', room_id: ROOM });
+  await native.next('room_state');
+  return { sockets, native, got };
+}
+
+const nativeSeq = (native: NativeClient): Received => native.take('seq').map((f: any) => ({ n: f.n, text: f.text, direct: f.direct }));
+
+describe.each([
+  ['on', 'true'],
+  ['off', 'false'],
+])('with FAST_BROADCAST %s', (_label, flag) => {
+  it('every client (v4 websocket, polling, upgrading, v2, native) gets every broadcast and interleaved direct emit in order, text and binary alike', async () => {
+    const gw = await startGateway({ FAST_BROADCAST: flag });
+    const { sockets, native, got } = await clientsIn(gw);
+    const nsp = gw.io.of('/') as any;
+    const direct = nsp.sockets.get(sockets.v4ws.id!);
+    // Bursts of broadcasts in one tick (coalesced on the fast path), with a direct emit and a
+    // binary broadcast (never on the fast path) between them: order must hold for every client.
+    let n = 0;
+    for (let burst = 0; burst < 20; burst++) {
+      for (let i = 0; i < 5; i++) nsp.to(`room:${ROOM}`).emit('seq', { n: n++, text: TEXT });
+      direct.emit('seq', { n: n++, direct: true });
+      nsp.to(`room:${ROOM}`).emit('seq', { n: n++, bin: Buffer.alloc(3, 7) });
+      await new Promise((r) => setImmediate(r));
+    }
+    const total = n;
+    const deadline = Date.now() + 10_000;
+    const done = () => Object.entries(got).every(([name, list]) => list.length === (name === 'v4ws' ? total : total - 20));
+    while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const [name, list] of Object.entries(got)) {
+      const expected = [...Array(total).keys()].filter((k) => name === 'v4ws' || k % 7 !== 5);
+      expect({ name, ns: list.map((m) => m.n) }).toEqual({ name, ns: expected });
+      expect(list.filter((m) => m.text !== undefined).every((m) => m.text === TEXT)).toBe(true);
+      expect(list.filter((m) => m.bin !== undefined).every((m) => m.bin === 3)).toBe(true);
+    }
+    // The native client gets the text broadcasts (binary ones have no JSON form), in order.
+    const nativeNs = nativeSeq(native).map((m) => m.n);
+    expect(nativeNs).toEqual([...Array(total).keys()].filter((k) => k % 7 < 5));
+    expect(nativeSeq(native)).toEqual([]);
+  });
+
+  it('collects acks from every recipient of a broadcast with ack, and delivers volatile broadcasts when nothing is backed up', async () => {
+    const gw = await startGateway({ FAST_BROADCAST: flag });
+    const { sockets } = await clientsIn(gw);
+    for (const socket of Object.values(sockets)) socket.on('question', (q: { x: number }, ack: (a: unknown) => void) => ack({ answer: q.x * 2 }));
+    const nsp = gw.io.of('/') as any;
+    // Four Socket.IO clients answer; the native client has no ack channel for server events, so the
+    // broadcast ends at its timeout with the answers that came.
+    const answers = await new Promise<Array<{ answer: number }>>((resolve) =>
+      nsp.to(`room:${ROOM}`).timeout(1000).emit('question', { x: 21 }, (_err: unknown, responses: Array<{ answer: number }>) => resolve(responses)),
+    );
+    expect(answers.filter((a) => a?.answer === 42)).toHaveLength(4);
+
+    const volatile: string[] = [];
+    for (const [name, socket] of Object.entries(sockets)) socket.on('blip', () => volatile.push(name));
+    nsp.to(`room:${ROOM}`).volatile.emit('blip', { at: Date.now() });
+    const deadline = Date.now() + 5000;
+    while (volatile.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(volatile.sort()).toEqual(['v2', 'v4polling', 'v4upgrade', 'v4ws']);
+  });
+});
+
+describe('the fast path', () => {
+  it('finds the engine.io, ws and socket.io-adapter internals it relies on, as installed', () => {
+    expect(fastBroadcastProblems()).toEqual([]);
+  });
+
+  it('writes one socket several broadcasts of one tick with one system call', async () => {
+    const gw = await startGateway();
+    const client = await connectV4(urlOf(gw), token({ sub: 'u-batch' }));
+    expect(await request(client, 'join_room', { room_id: ROOM })).toMatchObject({ ok: true });
+    const conn = (gw.io.of('/').sockets.get(client.id!) as any).conn;
+    const raw = conn.transport.socket._socket;
+    const calls: number[] = [];
+    const writev = raw._writev.bind(raw);
+    const write = raw._write.bind(raw);
+    raw._writev = (chunks: unknown[], cb: () => void) => (calls.push(chunks.length), writev(chunks, cb));
+    raw._write = (chunk: unknown, enc: string, cb: () => void) => (calls.push(1), write(chunk, enc, cb));
+    const got: number[] = [];
+    client.on('seq', (m: { n: number }) => got.push(m.n));
+    for (let n = 0; n < 10; n++) (gw.io.of('/') as any).to(`room:${ROOM}`).emit('seq', { n });
+    const deadline = Date.now() + 5000;
+    while (got.length < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(got).toEqual([...Array(10).keys()]);
+    expect(calls).toEqual([10]);
+  });
+});
+
