@@ -198,7 +198,9 @@ const pkg = JSON.parse(fs.readFileSync('/app/package.json', 'utf8'));
 out.devPresent = process.argv.slice(1).filter((p) => fs.existsSync('/app/' + p));
 out.prodMissing = Object.keys(pkg.dependencies || {}).filter((n) => !fs.existsSync('/app/node_modules/' + n + '/package.json'));
 const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(d + '/' + e.name) : [d + '/' + e.name]);
-out.sources = walk('/app/dist').filter((f) => !f.endsWith('.js')).slice(0, 5);
+// The demo is a static page (HTML, CSS, bundles and their maps); everything else must be compiled JavaScript.
+out.sources = walk('/app/dist').filter((f) => !f.endsWith('.js') && !f.startsWith('/app/dist/demo/')).slice(0, 5);
+out.demo = walk('/app/dist/demo').map((f) => f.slice('/app/dist/demo/'.length)).sort();
 out.uploads = fs.readdirSync('/app/uploads').length;
 process.stdout.write(JSON.stringify(out));
 `;
@@ -310,7 +312,8 @@ async function smoke() {
   const onlyTmp = w['/tmp'] === true && w['/app/uploads'] === true && Object.entries(w).every(([dir, v]) => dir === '/tmp' || dir === '/app/uploads' || v === 'EROFS');
   check('only /tmp and /app/uploads are writable (the rest: EROFS)', onlyTmp, JSON.stringify(w));
   check('/app holds dist, node_modules, package.json and uploads only', JSON.stringify(facts.app) === '["dist","node_modules","package.json","uploads"]', facts.app.join(' '));
-  check('/app/dist holds server and shared only, compiled JavaScript only', JSON.stringify(facts.dist) === '["server","shared"]' && facts.sources.length === 0, `${facts.dist.join(' ')}${facts.sources.length ? `; not .js: ${facts.sources.join(' ')}` : ''}`);
+  check('/app/dist holds server and shared (compiled JavaScript only) and the bundled demo', JSON.stringify(facts.dist) === '["demo","server","shared"]' && facts.sources.length === 0, `${facts.dist.join(' ')}${facts.sources.length ? `; not .js: ${facts.sources.join(' ')}` : ''}`);
+  check('the demo bundle is in the image (/demo with DEMO_ENABLED=true)', ['app.js', 'index.html', 'legacy.html', 'legacy.js', 'style.css', 'vendor/socket.io-v2.js'].every((f) => facts.demo.includes(f)), facts.demo.join(' '));
   check(`none of the lockfile's ${devOnly.length} dev-only packages in node_modules`, facts.devPresent.length === 0, facts.devPresent.join(' '));
   check('every production dependency in node_modules', facts.prodMissing.length === 0, facts.prodMissing.join(' '));
   check('the upload is in /app/uploads', facts.uploads > 0, `${facts.uploads} files`);
