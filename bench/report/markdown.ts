@@ -116,7 +116,10 @@ ${list(d.failures)}
 - **Fan-out:** one publisher, itself a room member, sends messages whose content carries a
   monotonic-clock send stamp and padding; at most max(2, 5,000 / N) messages are in flight
   (published but not yet echoed to the publisher), i.e. as fast as the server delivers. Latency is
-  receive time minus send stamp for every delivery. Deliveries/s counts every member's copy.
+  receive time minus send stamp for every delivery. Deliveries/s counts every member's copy. The
+  gateway runs as it ships, with \`FAST_BROADCAST\` on (README: Performance): several messages in
+  flight reach one socket in one write. "Fan-out with one message in flight" (at N = ${d.plan.steadySize}) waits
+  for each message's echo before the next: nothing to coalesce, the per-delivery cost alone.
 - **Steady rate:** ${d.plan.steadyRate} messages/s to ${d.plan.steadySize} clients for ${d.plan.steadySeconds} s.
 - **Server CPU per delivery:** the server processes' CPU time (user + system) over the phase divided
   by the deliveries: \`process.cpuUsage()\` over IPC for the baselines, \`/proc/<pid>/stat\` for the

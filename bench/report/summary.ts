@@ -52,6 +52,9 @@ export function summarize(results: Results, plan: Plan): Summary {
     fanout_vs_ws: worst(bigRooms.map((n) => fanCpu('ws', n)), (a, b) => Math.min(a, b)),
     fanout_rate_vs_ws: worst(bigRooms.map((n) => fanRate('ws', n)), (a, b) => Math.min(a, b)),
     fanout_cpu_vs_socketio_by_n: byN(fanCpu, 'socketio'),
+    fanout_cpu_vs_ws_by_n: byN(fanCpu, 'ws'),
+    // One message in flight at a time (nothing to coalesce), at the steady size: socket.io's CPU per delivery / the gateway's.
+    fanout_single_cpu_vs_socketio: ratio(med('fanout_single', 'socketio', sn, 'cpu_us_per_delivery'), med('fanout_single', 'gateway', sn, 'cpu_us_per_delivery')),
     fanout_rate_vs_socketio_by_n: byN(fanRate, 'socketio'),
     mem_per_conn_vs_socketio: worst(memRatios, (a, b) => Math.max(a, b)),
     connect_rate_vs_socketio: worst(connRatios, (a, b) => Math.min(a, b)),
@@ -106,6 +109,13 @@ export function summarize(results: Results, plan: Plan): Summary {
       ai_cpu_per_token_vs_relay: atMost(s.ai_cpu_per_token_vs_relay, 2),
       ai_cpu_per_token_vs_relay_interval0: atMost(s.ai_cpu_per_token_vs_relay_interval0, 2),
       ai_tokens_missing: atMost(s.ai_tokens_missing, 0),
+      // Issue 14 (FAST_BROADCAST): server CPU per delivery, bare socket.io's / the gateway's.
+      fanout_cpu_vs_socketio_n1000: atLeast((s.fanout_cpu_vs_socketio_by_n as Record<number, number | null>)[1000] ?? null, 3),
+      fanout_cpu_vs_socketio_n5000: atLeast((s.fanout_cpu_vs_socketio_by_n as Record<number, number | null>)[5000] ?? null, 2.5),
+      fanout_single_cpu_vs_socketio: atLeast(s.fanout_single_cpu_vs_socketio, 1.5),
+      fanout_cpu_vs_ws: atLeast(s.fanout_vs_ws, 1),
+      native_vs_socketio_path: atLeast(s.native_vs_socketio_path, 0.9),
+      connect_rate_vs_socketio_issue14: atLeast(s.connect_rate_vs_socketio, 0.95),
       upload_throughput_vs_fs: atLeast(s.upload_throughput_vs_fs, 0.7),
       upload_rss_growth_mb: below(s.upload_rss_growth_mb, 50),
     },

@@ -9,6 +9,7 @@ interface Section {
 
 const SECTIONS: Section[] = [
   { scenario: 'fanout', title: 'Fan-out: one publisher, room of N, flood with flow control', metrics: [['deliveries_per_s', 'deliveries/s'], ['cpu_us_per_delivery', 'server µs CPU/delivery'], ['p50_ms', 'p50 ms'], ['p99_ms', 'p99 ms'], ['server_cpu_util', 'server cores'], ['client_cpu_util_max', 'busiest client cores'], ['join_s', 'join all s'], ['join_push_mb', 'MB pushed while joining']] },
+  { scenario: 'fanout_single', title: 'Fan-out with one message in flight at a time (nothing to coalesce), room of N', metrics: [['deliveries_per_s', 'deliveries/s'], ['cpu_us_per_delivery', 'server µs CPU/delivery'], ['p50_ms', 'p50 ms'], ['p99_ms', 'p99 ms'], ['server_cpu_util', 'server cores']] },
   { scenario: 'steady', title: 'Steady rate: same room, fixed publish rate', metrics: [['rate_achieved_per_s', 'msgs/s'], ['p50_ms', 'p50 ms'], ['p99_ms', 'p99 ms'], ['max_ms', 'max ms'], ['cpu_us_per_delivery', 'server µs CPU/delivery'], ['server_cpu_util', 'server cores']] },
   { scenario: 'memory', title: 'Idle memory: growth per connection (after a full GC)', metrics: [['rss_per_conn_kb', 'RSS KB/connection'], ['heap_per_conn_kb', 'JS heap KB/connection']] },
   { scenario: 'connect', title: 'Connect storm: handshakes completed (gateway: JWT verified)', metrics: [['connects_per_s', 'connects/s'], ['cpu_us_per_connect', 'server µs CPU/connect']] },

@@ -25,7 +25,9 @@ const entries = (ctx: Ctx): Entry[] => serversOf(ctx).map((kind) => ({ label: ki
 export async function fanoutScenario(ctx: Ctx, withSteady: boolean): Promise<void> {
   for (const n of ctx.plan.fanoutSizes) {
     const steady = withSteady && n === ctx.plan.steadySize ? 'steady' : undefined;
-    await guarded(ctx, `fanout N=${n}`, () => roomsBench(ctx, entries(ctx), n, { fanoutScenario: 'fanout', steadyScenario: steady }));
+    // At the steady size, also one message in flight at a time: what a broadcast costs with nothing to coalesce.
+    const single = n === ctx.plan.steadySize ? 'fanout_single' : undefined;
+    await guarded(ctx, `fanout N=${n}`, () => roomsBench(ctx, entries(ctx), n, { fanoutScenario: 'fanout', steadyScenario: steady, singleScenario: single }));
   }
 }
 

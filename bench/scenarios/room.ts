@@ -21,6 +21,8 @@ export interface Entry {
 export interface RoomOptions {
   fanoutScenario?: string;
   steadyScenario?: string;
+  /** Also the flood with one message in flight at a time (nothing to coalesce), recorded under this scenario. */
+  singleScenario?: string;
 }
 
 export interface Live {
@@ -72,6 +74,13 @@ export async function roomsBench(ctx: Ctx, entries: Entry[], n: number, opts: Ro
       for (const l of rotate(live, r)) {
         ensureTime(ctx, 5000, `${opts.fanoutScenario} ${l.label} N=${n}`);
         await guarded(l, async () => record(ctx, opts.fanoutScenario!, l.label, n, await flood(l, messages)));
+      }
+    }
+    const single = (l: Live, count: number) => measure(ctx, l, { count, rate: 0, window: 1, timeoutMs: 15_000 + count * 50 });
+    for (let r = 0; opts.singleScenario && r < plan.reps; r++) {
+      for (const l of rotate(live, r)) {
+        ensureTime(ctx, 5000, `${opts.singleScenario} ${l.label} N=${n}`);
+        await guarded(l, async () => record(ctx, opts.singleScenario!, l.label, n, await single(l, Math.min(messages, 200))));
       }
     }
     const count = Math.round(plan.steadyRate * plan.steadySeconds);
