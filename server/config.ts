@@ -25,6 +25,8 @@ const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
   REDIS_URL: optionalString.pipe(z.string().url().refine((u) => /^rediss?:/.test(u), 'must be redis:// or rediss://').optional()),
+  // A Redis Cluster instead (README: Several pods with Redis): seed nodes, `host:port` or redis:// URLs.
+  REDIS_CLUSTER_NODES: commaList,
   JWT_SECRET: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   JWT_PUBLIC_KEY: optionalString
     .transform((v) => v?.replace(/\\n/g, '\n'))
@@ -152,6 +154,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Unset: one pod with the in-memory adapter and stores. */
   readonly redisUrl?: string;
+  /** Seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES, as redis:// URLs); set instead of redisUrl. */
+  readonly redisCluster?: { readonly nodes: readonly string[] };
   readonly jwt: JwtConfig;
   /** Origins allowed to connect (`*` wildcards); empty allows every origin. */
   readonly allowedOrigins: readonly string[];
@@ -345,6 +349,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
   if (e.DRAIN_MS + e.SHUTDOWN_TIMEOUT_MS > 2_147_483_647) {
     problems.push('DRAIN_MS: DRAIN_MS + SHUTDOWN_TIMEOUT_MS must be at most 2147483647 ms');
   }
+  const badSeed = e.REDIS_CLUSTER_NODES.find((n) => !/^(rediss?:\/\/([^@/]*@)?)?(\[[0-9a-f:.]+\]|[^:/@\s\[\]]+):\d{1,5}\/?$/i.test(n));
+  if (badSeed !== undefined) problems.push(`REDIS_CLUSTER_NODES: "${badSeed}" is not host:port or a redis:// / rediss:// URL with a port`);
+  if (e.REDIS_CLUSTER_NODES.length && e.REDIS_URL) problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
   if (e.PRESENCE_TTL_MS <= e.PRESENCE_HEARTBEAT_MS) {
     problems.push('PRESENCE_TTL_MS: must be greater than PRESENCE_HEARTBEAT_MS');
   }
@@ -356,6 +363,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     redisUrl: e.REDIS_URL,
+    redisCluster: e.REDIS_CLUSTER_NODES.length
+      ? { nodes: e.REDIS_CLUSTER_NODES.map((n) => (/^rediss?:\/\//i.test(n) ? n : `redis://${n}`)) }
+      : undefined,
     jwt: {
       secret: e.JWT_SECRET ?? (hasKey ? undefined : randomBytes(32).toString('hex')),
       publicKey: e.JWT_PUBLIC_KEY,

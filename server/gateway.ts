@@ -1,6 +1,5 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createAdapter } from '@socket.io/redis-adapter';
 import express, { Router } from 'express';
 import helmet from 'helmet';
 import { Server } from 'socket.io';
@@ -117,10 +116,12 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   io.engine.on('headers', addSecurityHeaders);
 
   let redis: RedisConnections | undefined;
-  const metrics = new GatewayMetrics({ io, redisReady: config.redisUrl ? () => Boolean(redis?.ready()) : undefined });
-  if (config.redisUrl) {
-    redis = await connectRedis(config.redisUrl, logger, { publishFailed: () => metrics.adapterPublishFailed(), clientError: () => metrics.redisCommandFailed() });
-    io.adapter(createAdapter(redis.pub, redis.sub, { requestsTimeout: config.statsTimeoutMs }));
+  const redisTarget = config.redisCluster ? { clusterNodes: config.redisCluster.nodes } : config.redisUrl;
+  const metrics = new GatewayMetrics({ io, redisReady: redisTarget ? () => Boolean(redis?.ready()) : undefined });
+  if (redisTarget) {
+    redis = await connectRedis(redisTarget, logger, { publishFailed: () => metrics.adapterPublishFailed(), clientError: () => metrics.redisCommandFailed() });
+    // The classic adapter on one Redis; on a Redis Cluster the sharded one (server/cluster/redis.ts).
+    io.adapter(redis.adapter({ requestsTimeout: config.statsTimeoutMs }));
   }
   const stores = createStores(config, redis, logger);
   const limits = createLimits(config.limits, logger, redis ? { data: redis.data, podId: config.podId, podTtlMs: config.presence.ttlMs } : undefined);

@@ -1,5 +1,6 @@
 import { MemoryNotificationStore, RedisNotificationStore, type NotificationStore, type StoredNotification } from '../server/cluster/notifications';
 import { useEmptyRedisEachTest, useRedis, type TestRedisClient } from './support/lifecycle';
+import { useRedisCluster } from './support/redis-cluster';
 
 
 const T0 = Date.parse('2024-01-15T10:30:00.000Z');
@@ -137,5 +138,46 @@ describe('with Redis', () => {
     await expect(s.forUser('alice')).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
     await expect(s.markRead('alice', 'a1')).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
     expect(await client.keys('rg:notifications:*')).toEqual([]);
+  });
+});
+
+describe('on a Redis Cluster', () => {
+  const redis = useRedisCluster({ emptyEachTest: true });
+
+  contract('Redis Cluster', () => new RedisNotificationStore(redis.client, 3, 3600));
+
+  it("keeps a user's keys in one slot and the broadcast list apart, with times to live", async () => {
+    const s = new RedisNotificationStore(redis.client, 3, 3600);
+    for (const user of ['alice', 'a}b', '{x}']) {
+      await s.add(note(`${user}-1`, 1, user));
+      expect(await s.markRead(user, `${user}-1`)).toBe('marked');
+    }
+    await s.add(note('b1', 2, null));
+    expect(await s.markRead('alice', 'b1')).toBe('marked');
+    const keys = (await redis.cluster.keys('rg:notifications:*')).sort();
+    expect(keys).toEqual(expect.arrayContaining(['rg:notifications:broadcast', 'rg:notifications:read:{alice}', 'rg:notifications:user:{alice}']));
+    expect(keys).toHaveLength(1 + 3 * 2);
+    for (const key of keys) expect(await redis.client.ttl(key)).toBeGreaterThan(3500);
+    expect(unreadIds(await s.forUser('a}b'))).toEqual(['b1']);
+  });
+
+  it("bounds a user's read set by what the lists still hold", async () => {
+    const s = new RedisNotificationStore(redis.client, 3, 3600);
+    for (let i = 0; i < 20; i++) {
+      await s.add(note(`b${i}`, i, null));
+      expect(await s.markRead('alice', `b${i}`)).toBe('marked');
+      expect(await redis.client.sCard('rg:notifications:read:{alice}')).toBeLessThanOrEqual(6);
+    }
+    expect(unreadIds(await s.forUser('alice'))).toEqual([]);
+  });
+
+  it('answers UPSTREAM_UNAVAILABLE while the cluster is away, and stores nothing', async () => {
+    const lost = await redis.cluster.client();
+    const s = new RedisNotificationStore(lost, 3, 3600);
+    await lost.disconnect();
+    await expect(s.add(note('a1', 1, 'alice'))).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+    await expect(s.forUser('alice')).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+    await expect(s.markRead('alice', 'a1')).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+    expect(await redis.cluster.keys('rg:notifications:*')).toEqual([]);
   });
 });

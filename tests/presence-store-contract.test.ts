@@ -1,6 +1,7 @@
 import { MemoryPresenceStore, type PresenceStore } from '../server/cluster/presence';
 import { RedisPresenceStore } from '../server/cluster/redis-presence';
 import { useEmptyRedisEachTest, useRedis, type TestRedisClient } from './support/lifecycle';
+import { useRedisCluster } from './support/redis-cluster';
 
 /**
  * One contract, two implementations: the in-memory twin must behave like the Redis store for
@@ -119,5 +120,76 @@ describe('with Redis', () => {
     await a.join('r', 's1', { userId: 'alice', username: 'Alice' });
     await a.close();
     expect(await client.keys('rg:*')).toEqual([]);
+  });
+});
+
+describe('on a Redis Cluster', () => {
+  const redis = useRedisCluster({ emptyEachTest: true });
+  let clock = 1_000_000;
+  const now = () => clock;
+
+  contract('Redis Cluster', async (podId) => new RedisPresenceStore(redis.client, podId, 2000, Date.now));
+
+  it("keeps a room's keys in one slot (the room is the hash tag), whatever the room id", async () => {
+    const store = new RedisPresenceStore(redis.client, 'pod-a', 2000, Date.now);
+    await store.heartbeat();
+    const rooms = ['plain', 'a}b', '{x}', '}', '~tilde', 'sp ace/ü'];
+    for (const [i, room] of rooms.entries()) {
+      expect(await store.join(room, `c${i}`, { userId: `u${i}`, username: `U${i}` })).toBe(true);
+      await store.update(room, `c${i}`, { status: 'busy' });
+      expect(await store.list(room)).toEqual([expect.objectContaining({ user_id: `u${i}`, room, status: 'busy' })]);
+    }
+    expect(await redis.client.exists('rg:presence:{plain}')).toBe(1);
+    expect(await redis.client.exists('rg:presence-users:{plain}')).toBe(1);
+    expect((await store.rooms()).map((r) => r.room).sort()).toEqual([...rooms].sort());
+    for (const [i, room] of rooms.entries()) expect(await store.leave(room, `c${i}`)).toBe(true);
+    expect(await store.rooms()).toEqual([]);
+  });
+
+  it('reaps the entries of a pod whose heartbeat expired, room by room, and only that pod', async () => {
+    const a = new RedisPresenceStore(redis.client, 'pod-a', 2000, now);
+    const b = new RedisPresenceStore(redis.client, 'pod-b', 2000, now);
+    await a.heartbeat();
+    await b.heartbeat();
+    // Rooms whose names hash to different slots, so different masters.
+    const rooms = Array.from({ length: 12 }, (_, i) => `r${i}`);
+    for (const room of rooms) {
+      await a.join(room, 's1', { userId: 'alice', username: 'Alice' });
+      await b.join(room, 's2', { userId: 'bob', username: 'Bob' });
+    }
+    clock += 1500;
+    await a.heartbeat();
+    expect(await a.reap()).toEqual([]);
+    clock += 1000;
+    await a.heartbeat();
+    // Two survivors reaping at once: each room's users leave once.
+    const c = new RedisPresenceStore(redis.client, 'pod-c', 2000, now);
+    await c.heartbeat();
+    const [byA, byC] = await Promise.all([a.reap(), c.reap()]);
+    const reaped = [...byA, ...byC].sort((x, y) => x.room.localeCompare(y.room));
+    expect(reaped).toEqual([...rooms].sort().map((room) => ({ room, goneUsers: [{ userId: 'bob', username: 'Bob' }] })));
+    for (const room of rooms) expect((await a.list(room)).map((u) => u.user_id)).toEqual(['alice']);
+    expect((await a.rooms()).length).toBe(rooms.length);
+    expect(await a.reap()).toEqual([]);
+    expect(await redis.cluster.keys('rg:pod:pod-b:*')).toEqual([]);
+  });
+
+  it('leaves nothing behind when a pod closes', async () => {
+    const a = new RedisPresenceStore(redis.client, 'pod-a', 2000, now);
+    await a.heartbeat();
+    for (let i = 0; i < 6; i++) await a.join(`r${i}`, 's1', { userId: 'alice', username: 'Alice' });
+    await a.close();
+    expect(await redis.cluster.keys('rg:*')).toEqual([]);
+  });
+
+  it('writes its entries again after the master of their room lost them', async () => {
+    const a = new RedisPresenceStore(redis.client, 'pod-a', 2000, now);
+    await a.heartbeat();
+    for (let i = 0; i < 6; i++) await a.join(`r${i}`, 's1', { userId: 'alice', username: 'Alice' });
+    await redis.cluster.flushAll(); // as a master restarted without persistence would
+    expect(await a.rooms()).toEqual([]);
+    await a.resync();
+    expect((await a.rooms()).map((r) => r.room).sort()).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
+    expect((await a.list('r3')).map((u) => u.user_id)).toEqual(['alice']);
   });
 });

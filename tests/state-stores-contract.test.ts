@@ -3,6 +3,7 @@ import { MemoryChatHistory, RedisChatHistory, type ChatHistory } from '../server
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from '../server/cluster/sessions';
 import type { ChatMessage } from '../shared/messages/chat';
 import { useEmptyRedisEachTest, useRedis, type TestRedisClient } from './support/lifecycle';
+import { useRedisCluster } from './support/redis-cluster';
 
 
 interface Stores {
@@ -112,5 +113,35 @@ describe('with Redis', () => {
     const keys = await client.keys('rg:*');
     expect(keys.length).toBe(5);
     for (const key of keys) expect(await client.ttl(key)).toBeGreaterThan(3500);
+  });
+});
+
+describe('on a Redis Cluster', () => {
+  const redis = useRedisCluster({ emptyEachTest: true });
+
+  contract('Redis Cluster', () => ({
+    cells: new RedisCellStore(redis.client, 3600),
+    sessions: new RedisSessionStore(redis.client, 3600),
+    chat: new RedisChatHistory(redis.client, 5, 3600),
+  }));
+
+  it("keeps a sheet's keys in one slot, whatever the ids, and gives every key a time to live", async () => {
+    const cells = new RedisCellStore(redis.client, 3600);
+    const sessions = new RedisSessionStore(redis.client, 3600);
+    const chat = new RedisChatHistory(redis.client, 5, 3600);
+    for (const id of ['s', 'a}b', '{x}', '', '~t']) {
+      expect(await cells.update(id, 'A1', write(0))).toMatchObject({ ok: true, cell: { version: 1 } });
+      expect(await cells.update(id, 'A1', write(0))).toMatchObject({ ok: false });
+      await cells.addActiveSheet(id, 'sheet');
+      expect(await cells.activeSheets(id)).toEqual(['sheet']);
+      expect(Object.keys(await cells.sheet(id))).toEqual(['A1']);
+      expect(await sessions.sequence(id, 0)).toEqual({ ok: true, version: 1 });
+      await chat.append(id, message(0, Date.now()));
+      expect(await chat.before(id, 10)).toHaveLength(1);
+    }
+    expect((await redis.cluster.keys('rg:sheet:{s}:*')).sort()).toEqual(['rg:sheet:{s}:cells', 'rg:sheet:{s}:versions']);
+    const keys = await redis.cluster.keys('rg:*');
+    expect(keys.length).toBe(5 * 5);
+    for (const key of keys) expect(await redis.client.ttl(key)).toBeGreaterThan(3500);
   });
 });

@@ -1,5 +1,6 @@
 import { MemoryUploadRegistry, RedisUploadRegistry, type UploadRegistry } from '../server/cluster/uploads';
 import { useEmptyRedisEachTest, useRedis, type TestRedisClient } from './support/lifecycle';
+import { useRedisCluster } from './support/redis-cluster';
 
 const HOUR = 3_600_000;
 
@@ -78,5 +79,25 @@ describe('on Redis', () => {
     await lost.disconnect();
     await expect(r.begin('alice', 'f', 'u', Date.now() + HOUR, 1)).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
     await expect(r.find('alice', 'f')).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+  });
+});
+
+describe('on a Redis Cluster', () => {
+  const redis = useRedisCluster({ emptyEachTest: true });
+
+  contract('Redis Cluster', () => new RedisUploadRegistry(redis.client, HOUR));
+
+  it("keeps a user's keys in one slot, whatever the user id, and lets them expire", async () => {
+    const r = new RedisUploadRegistry(redis.client, HOUR);
+    for (const user of ['alice', 'a}b', '{x}', '']) {
+      expect(await r.begin(user, 'f1', 'u1', Date.now() + HOUR, 2)).toEqual({ status: 'created' });
+      expect(await r.find(user, 'f1')).toBe('u1');
+      await r.end(user, 'f1', 'u1');
+      expect(await r.find(user, 'f1')).toBeUndefined();
+    }
+    await r.begin('alice', 'f1', 'u1', Date.now() + HOUR, 2);
+    const keys = (await redis.cluster.keys('rg:uploads:{alice}:*')).sort();
+    expect(keys).toEqual(['rg:uploads:{alice}:files', 'rg:uploads:{alice}:inflight']);
+    for (const key of keys) expect(await redis.client.pTTL(key)).toBeGreaterThan(HOUR - 60_000);
   });
 });

@@ -1,5 +1,6 @@
 import type { Cell } from '../../shared/messages/cells';
-import type { RedisClient } from './redis';
+import type { KeySpace } from './keys';
+import { keySpaceOf, type DataClient } from './redis';
 import { upstream } from './upstream';
 
 /** A cell write: the client's base version (0 when it believes the cell new) and the new content. */
@@ -60,11 +61,12 @@ export class MemoryCellStore implements CellStore {
   }
 }
 
-const K = {
-  versions: (sheet: string) => `rg:sheet:${sheet}:versions`,
-  cells: (sheet: string) => `rg:sheet:${sheet}:cells`,
-  roomSheets: (room: string) => `rg:room-sheets:${room}`,
-};
+/** A sheet's two keys share its hash tag (one slot on a cluster: the compare-and-set touches both). */
+const K = (keys: KeySpace) => ({
+  versions: (sheet: string) => `rg:sheet:${keys.tag(sheet)}:versions`,
+  cells: (sheet: string) => `rg:sheet:${keys.tag(sheet)}:cells`,
+  roomSheets: (room: string) => `rg:room-sheets:${keys.tag(room)}`,
+});
 
 /**
  * The compare-and-set, atomic in Redis. Versions are kept as integer strings beside the cell JSON,
@@ -88,17 +90,22 @@ redis.call('EXPIRE', KEYS[2], ARGV[4])
 return { 1, cell }`;
 
 export class RedisCellStore implements CellStore {
+  private readonly k: ReturnType<typeof K>;
+
   constructor(
-    private readonly redis: RedisClient,
+    private readonly redis: DataClient,
     private readonly ttlSeconds: number,
-  ) {}
+    keys: KeySpace = keySpaceOf(redis),
+  ) {
+    this.k = K(keys);
+  }
 
   async update(sheetId: string, cellId: string, write: CellWrite): Promise<CellResult> {
     const { value, formula, user_id, username, updated_at } = write;
     const prefix = JSON.stringify({ value, formula, user_id, username, updated_at }).slice(0, -1);
     const [applied, json] = (await upstream(() =>
       this.redis.eval(CAS, {
-        keys: [K.versions(sheetId), K.cells(sheetId)],
+        keys: [this.k.versions(sheetId), this.k.cells(sheetId)],
         arguments: [cellId, String(write.baseVersion), prefix, String(this.ttlSeconds)],
       }),
     )) as [number, string];
@@ -107,17 +114,17 @@ export class RedisCellStore implements CellStore {
   }
 
   async sheet(sheetId: string): Promise<Record<string, Cell>> {
-    const all = await upstream(() => this.redis.hGetAll(K.cells(sheetId)));
+    const all = await upstream(() => this.redis.hGetAll(this.k.cells(sheetId)));
     return Object.fromEntries(Object.entries(all).map(([id, json]) => [id, JSON.parse(json) as Cell]));
   }
 
   async addActiveSheet(roomId: string, sheetId: string): Promise<void> {
     await upstream(() =>
-      this.redis.multi().sAdd(K.roomSheets(roomId), sheetId).expire(K.roomSheets(roomId), this.ttlSeconds).exec(),
+      this.redis.multi().sAdd(this.k.roomSheets(roomId), sheetId).expire(this.k.roomSheets(roomId), this.ttlSeconds).exec(),
     );
   }
 
   async activeSheets(roomId: string): Promise<string[]> {
-    return (await upstream(() => this.redis.sMembers(K.roomSheets(roomId)))).sort();
+    return (await upstream(() => this.redis.sMembers(this.k.roomSheets(roomId)))).sort();
   }
 }

@@ -1,5 +1,6 @@
 import type { ChatMessage } from '../../shared/messages/chat';
-import type { RedisClient } from './redis';
+import type { KeySpace } from './keys';
+import { keySpaceOf, type DataClient } from './redis';
 import { upstream } from './upstream';
 
 /** Per-room chat history, capped to the newest `cap` messages. */
@@ -31,29 +32,34 @@ export class MemoryChatHistory implements ChatHistory {
   }
 }
 
-const key = (roomId: string) => `rg:chat:${roomId}`;
+const keyOf = (keys: KeySpace, roomId: string) => `rg:chat:${keys.tag(roomId)}`;
 
 /** A Redis list per room, trimmed on every append; it outlives the pod that wrote it. */
 export class RedisChatHistory implements ChatHistory {
+  private readonly key: (roomId: string) => string;
+
   constructor(
-    private readonly redis: RedisClient,
+    private readonly redis: DataClient,
     private readonly cap: number,
     private readonly ttlSeconds: number,
-  ) {}
+    keys: KeySpace = keySpaceOf(redis),
+  ) {
+    this.key = (roomId) => keyOf(keys, roomId);
+  }
 
   async append(roomId: string, message: ChatMessage): Promise<void> {
     await upstream(() =>
       this.redis
         .multi()
-        .rPush(key(roomId), JSON.stringify(message))
-        .lTrim(key(roomId), -this.cap, -1)
-        .expire(key(roomId), this.ttlSeconds)
+        .rPush(this.key(roomId), JSON.stringify(message))
+        .lTrim(this.key(roomId), -this.cap, -1)
+        .expire(this.key(roomId), this.ttlSeconds)
         .exec(),
     );
   }
 
   async before(roomId: string, limit: number, beforeMs?: number): Promise<ChatMessage[]> {
-    const raw = await upstream(() => this.redis.lRange(key(roomId), beforeMs === undefined ? -limit : 0, -1));
+    const raw = await upstream(() => this.redis.lRange(this.key(roomId), beforeMs === undefined ? -limit : 0, -1));
     return pick(raw.map((r) => JSON.parse(r) as ChatMessage), limit, beforeMs);
   }
 }

@@ -1,7 +1,7 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { LimitsConfig } from '../config';
 import type { Logger } from '../logger';
-import type { RedisClient } from './redis';
+import { dataReady, type DataClient } from './redis';
 import { MemoryUserConnections, RedisUserConnections, type UserConnections } from './user-connections';
 
 /** A limiter's answer: allowed, or refused with how long until it would be allowed. */
@@ -58,11 +58,11 @@ const memoryLimiter: LimiterFactory = (b) =>
  * outage. Once a key is over its budget it is refused from memory until its window or block
  * ends, without asking Redis again: a flood costs no Redis traffic.
  */
-function redisLimiterFactory(client: RedisClient, log: Logger): LimiterFactory {
+function redisLimiterFactory(client: DataClient, log: Logger): LimiterFactory {
   let warned = false;
-  client.on('ready', () => (warned = false));
   return (b) => {
     const limiter = new RateLimiterRedis({
+      // A node-redis client of one Redis or of a cluster (each limiter key is one key: any slot).
       storeClient: client,
       useRedisPackage: true,
       rejectIfRedisNotReady: true,
@@ -78,7 +78,8 @@ function redisLimiterFactory(client: RedisClient, log: Logger): LimiterFactory {
     });
     const consume = limiter.consume.bind(limiter);
     limiter.consume = (key, points) => {
-      if (!client.isReady && !warned) {
+      if (dataReady(client)) warned = false;
+      else if (!warned) {
         warned = true;
         log.warn('redis is away: rate limits are counted per pod until it returns');
       }
@@ -104,7 +105,7 @@ async function take(limiter: RateLimiterAbstract | undefined, key: string, log: 
 const refusedFirst = (a: RateDecision, b: RateDecision): RateDecision =>
   a.allowed ? b : b.allowed ? a : { allowed: false, retryAfterMs: Math.max(a.retryAfterMs, b.retryAfterMs) };
 
-export function createLimits(config: LimitsConfig, logger: Logger, redis?: { data: RedisClient; podId: string; podTtlMs: number }): Limits {
+export function createLimits(config: LimitsConfig, logger: Logger, redis?: { data: DataClient; podId: string; podTtlMs: number }): Limits {
   const log = logger.child({ module: 'limits' });
   const factory = redis ? redisLimiterFactory(redis.data, log) : memoryLimiter;
   const make = (b: Budget) => (b.points > 0 ? factory(b) : undefined);

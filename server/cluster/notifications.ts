@@ -1,5 +1,6 @@
 import type { NotificationPriority } from '../../shared/messages/notifications';
-import type { RedisClient } from './redis';
+import type { KeySpace } from './keys';
+import { keySpaceOf, type DataClient } from './redis';
 import { upstream } from './upstream';
 
 /** A notification as stored: for one user, or (`user_id` null) for every user. */
@@ -81,8 +82,14 @@ export class MemoryNotificationStore implements NotificationStore {
   }
 }
 
-const ownKey = (userId: string) => `rg:notifications:user:${userId}`;
-const readKey = (userId: string) => `rg:notifications:read:${userId}`;
+/**
+ * A user's list and read set share the user's hash tag (one slot on a cluster); the broadcast list
+ * is one key of its own, so no script or MULTI touches it together with a user's keys.
+ */
+const userKeys = (keys: KeySpace) => ({
+  own: (userId: string) => `rg:notifications:user:${keys.tag(userId)}`,
+  read: (userId: string) => `rg:notifications:read:${keys.tag(userId)}`,
+});
 const BROADCAST_KEY = 'rg:notifications:broadcast';
 
 /** The id first, so a script can find a notification by the prefix of its JSON without decoding it. */
@@ -92,74 +99,107 @@ function encode(n: StoredNotification): string {
 }
 const idPrefix = (id: string): string => `{"id":${JSON.stringify(id)},`;
 
+/** KEYS: a list. ARGV: id prefix. Returns 1 when the list holds a notification with that id. */
+const HOLDS = `
+local prefix = ARGV[1]
+for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if string.sub(item, 1, #prefix) == prefix then return 1 end
+end
+return 0
+`;
+
+/** KEYS: a list. Returns the ids of the notifications it holds. */
+const IDS = `
+local ids = {}
+for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do table.insert(ids, cjson.decode(item).id) end
+return ids
+`;
+
 /**
  * Marks read only an id that one of the user's two lists holds (no unbounded read set of made-up
- * ids), and prunes the read set of trimmed ids once it outgrows both lists: one script, so a
- * notification trimmed meanwhile cannot slip in.
- * KEYS: own list, broadcast list, read set. ARGV: id prefix, id, ttl seconds, largest read set.
- * Returns 1 marked, 0 already read, -1 unknown.
+ * ids). KEYS: own list, read set. ARGV: id prefix, id, ttl seconds, 1 when the broadcast list holds
+ * the id. Returns {1 marked | 0 already read | -1 unknown, size of the read set}.
  */
 const MARK_READ = `
-local prefix = ARGV[1]
-local function holds(key)
-  for _, item in ipairs(redis.call('LRANGE', key, 0, -1)) do
-    if string.sub(item, 1, #prefix) == prefix then return true end
-  end
-  return false
-end
-if not holds(KEYS[1]) and not holds(KEYS[2]) then return -1 end
-local added = redis.call('SADD', KEYS[3], ARGV[2])
-redis.call('EXPIRE', KEYS[3], ARGV[3])
-if redis.call('SCARD', KEYS[3]) > tonumber(ARGV[4]) then
-  local live = {}
-  for _, key in ipairs({KEYS[1], KEYS[2]}) do
-    for _, item in ipairs(redis.call('LRANGE', key, 0, -1)) do live[cjson.decode(item).id] = true end
-  end
-  for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-    if not live[id] then redis.call('SREM', KEYS[3], id) end
+local held = ARGV[4] == '1'
+if not held then
+  local prefix = ARGV[1]
+  for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+    if string.sub(item, 1, #prefix) == prefix then held = true break end
   end
 end
-return added
+if not held then return {-1, 0} end
+local added = redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return {added, redis.call('SCARD', KEYS[2])}
+`;
+
+/**
+ * Prunes the read set to the ids still kept. KEYS: own list, read set. ARGV: the ids the broadcast
+ * list holds.
+ */
+const PRUNE = `
+local live = {}
+for _, id in ipairs(ARGV) do live[id] = true end
+for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do live[cjson.decode(item).id] = true end
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if not live[id] then redis.call('SREM', KEYS[2], id) end
+end
+return 1
 `;
 
 /**
  * Redis lists (newest first, trimmed to the cap on every write) and a set per user of the ids it
  * read. Every key expires `ttlSeconds` after its last write; a user's read set is also kept alive
- * by each subscribe, so the broadcast ones a user read stay read while the user is active.
+ * by each subscribe, so the broadcast ones a user read stay read while the user is active. A
+ * user's read set is pruned of trimmed ids once it outgrows twice the cap (a notification trimmed
+ * while it is marked read leaves an id there until the next prune: bounded, never shown).
  */
 export class RedisNotificationStore implements NotificationStore {
+  private readonly k: ReturnType<typeof userKeys>;
+
   constructor(
-    private readonly redis: RedisClient,
+    private readonly redis: DataClient,
     private readonly cap: number,
     private readonly ttlSeconds: number,
-  ) {}
+    keys: KeySpace = keySpaceOf(redis),
+  ) {
+    this.k = userKeys(keys);
+  }
 
   async add(notification: StoredNotification): Promise<void> {
-    const key = notification.user_id === null ? BROADCAST_KEY : ownKey(notification.user_id);
+    const key = notification.user_id === null ? BROADCAST_KEY : this.k.own(notification.user_id);
     await upstream(() => this.redis.multi().lPush(key, encode(notification)).lTrim(key, 0, this.cap - 1).expire(key, this.ttlSeconds).exec());
   }
 
   async forUser(userId: string): Promise<UserNotification[]> {
-    const [own, broadcast, read] = (await upstream(() =>
-      this.redis
-        .multi()
-        .lRange(ownKey(userId), 0, -1)
-        .lRange(BROADCAST_KEY, 0, -1)
-        .sMembers(readKey(userId))
-        .expire(readKey(userId), this.ttlSeconds)
-        .exec(),
-    )) as unknown as [string[], string[], string[], unknown];
+    const read = this.k.read(userId);
+    const [mine, broadcast] = await upstream(() =>
+      Promise.all([
+        this.redis.multi().lRange(this.k.own(userId), 0, -1).sMembers(read).expire(read, this.ttlSeconds).exec() as unknown as Promise<[string[], string[], unknown]>,
+        this.redis.lRange(BROADCAST_KEY, 0, -1),
+      ]),
+    );
     const decode = (items: string[]) => items.map((item) => JSON.parse(item) as StoredNotification);
-    return merge(decode(own), decode(broadcast), new Set(read));
+    return merge(decode(mine[0]), decode(broadcast), new Set(mine[1]));
   }
 
   async markRead(userId: string, notificationId: string): Promise<MarkReadResult> {
-    const result = await upstream(() =>
-      this.redis.eval(MARK_READ, {
-        keys: [ownKey(userId), BROADCAST_KEY, readKey(userId)],
-        arguments: [idPrefix(notificationId), notificationId, String(this.ttlSeconds), String(2 * this.cap)],
-      }),
-    );
+    const keys = [this.k.own(userId), this.k.read(userId)];
+    const prefix = idPrefix(notificationId);
+    const [result, size] = await upstream(async () => {
+      const inBroadcast = await this.redis.eval(HOLDS, { keys: [BROADCAST_KEY], arguments: [prefix] });
+      return (await this.redis.eval(MARK_READ, {
+        keys,
+        arguments: [prefix, notificationId, String(this.ttlSeconds), String(inBroadcast)],
+      })) as [number, number];
+    });
+    if (size > 2 * this.cap) {
+      await upstream(async () => {
+        const kept = (await this.redis.eval(IDS, { keys: [BROADCAST_KEY] })) as string[];
+        await this.redis.eval(PRUNE, { keys, arguments: kept });
+      });
+    }
     return result === 1 ? 'marked' : result === 0 ? 'already_read' : 'unknown';
   }
 }

@@ -10,75 +10,70 @@ import {
   type ReapedRoom,
   type RoomSummary,
 } from './presence';
-import type { RedisClient } from './redis';
+import type { KeySpace } from './keys';
+import { keySpaceOf, type DataClient } from './redis';
 import { upstream } from './upstream';
 
 /**
- * Keys: per room a hash of connection entries (`<pod>/<socket>` → JSON) and a hash of connection
- * counts per user; the set of non-empty rooms; per pod the set of rooms it has entries in; and the
- * sorted set of pods by last heartbeat.
+ * Keys. Per room, sharing the room's hash tag (one slot on a Redis Cluster): a hash of connection
+ * entries (`<pod>/<socket>` → JSON) and a hash of connection counts per user. Per pod: the set of
+ * rooms it has entries in. And the sorted set of pods by last heartbeat. Every script touches the
+ * two keys of one room and nothing else; the pod's set of rooms is written apart, before the
+ * entries it lists (a pod that dies in between leaves a room to look at, never an entry no reaper
+ * would find), and the rooms of every pod together are the rooms in use.
  */
-const K = {
-  room: (room: string) => `rg:presence:${room}`,
-  users: (room: string) => `rg:presence-users:${room}`,
-  rooms: 'rg:presence-rooms',
+const keysOf = (keys: KeySpace) => ({
+  room: (room: string) => `rg:presence:${keys.tag(room)}`,
+  users: (room: string) => `rg:presence-users:${keys.tag(room)}`,
   pods: 'rg:pods',
   podRooms: (pod: string) => `rg:pod:${pod}:rooms`,
-};
+});
 
 /** Adds one entry if new; returns the user's connection count in the room, or 0 if it existed. */
 const JOIN = `
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('SADD', KEYS[3], ARGV[3])
-redis.call('SADD', KEYS[4], ARGV[3])
-return redis.call('HINCRBY', KEYS[2], ARGV[4], 1)`;
+return redis.call('HINCRBY', KEYS[2], ARGV[3], 1)`;
 
 /** Removes one entry; returns the user's remaining count, or -1 when the entry was not there. */
 const LEAVE = `
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return -1 end
-local n = redis.call('HINCRBY', KEYS[2], ARGV[3], -1)
-if n <= 0 then redis.call('HDEL', KEYS[2], ARGV[3]) end
-if redis.call('HLEN', KEYS[1]) == 0 then
-  redis.call('SREM', KEYS[3], ARGV[2])
-  redis.call('DEL', KEYS[2])
-end
+local n = redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
+if n <= 0 then redis.call('HDEL', KEYS[2], ARGV[2]) end
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
 return n`;
 
 /**
- * Removes every entry of a pod whose heartbeat is older than ARGV[3]; returns per room touched
- * {room, {user id, username, ...}} of the users left with no connection there.
+ * Removes from one room every entry of the pod whose field prefix is ARGV[1]; returns {entries
+ * removed, {user id, username, ...} of the users left with no connection there}. Two pods reaping
+ * the same room at once: one removes the entries, the other finds none (each user leaves once).
  */
-const REAP = `
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if (not score) or tonumber(score) >= tonumber(ARGV[3]) then return {} end
-local out = {}
-local prefix = ARGV[1] .. '/'
-for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  local key = ARGV[2] .. room
-  local users = ARGV[4] .. room
-  local gone = {}
-  local fields = redis.call('HGETALL', key)
-  for i = 1, #fields, 2 do
-    local field = fields[i]
-    if string.sub(field, 1, #prefix) == prefix then
-      local entry = cjson.decode(fields[i + 1])
-      redis.call('HDEL', key, field)
-      if redis.call('HINCRBY', users, entry.user_id, -1) <= 0 then
-        redis.call('HDEL', users, entry.user_id)
-        table.insert(gone, entry.user_id)
-        table.insert(gone, entry.username)
-      end
+const REAP_ROOM = `
+local prefix = ARGV[1]
+local removed = 0
+local gone = {}
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  local field = fields[i]
+  if string.sub(field, 1, #prefix) == prefix then
+    local entry = cjson.decode(fields[i + 1])
+    redis.call('HDEL', KEYS[1], field)
+    removed = removed + 1
+    if redis.call('HINCRBY', KEYS[2], entry.user_id, -1) <= 0 then
+      redis.call('HDEL', KEYS[2], entry.user_id)
+      table.insert(gone, entry.user_id)
+      table.insert(gone, entry.username)
     end
   end
-  if redis.call('HLEN', key) == 0 then
-    redis.call('SREM', KEYS[3], room)
-    redis.call('DEL', users)
-  end
-  table.insert(out, { room, gone })
 end
-redis.call('DEL', KEYS[2])
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
+return { removed, gone }`;
+
+/** Drops pod ARGV[1] from the heartbeats unless it beat at or after ARGV[2]; 1 when it is gone. */
+const FORGET_POD = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
-return out`;
+return 1`;
 
 interface OwnEntry {
   room: string;
@@ -88,31 +83,52 @@ interface OwnEntry {
 
 /**
  * Presence in Redis, shared by every pod. Each pod heartbeats into a sorted set; a pod that stops
- * (SIGKILL, network loss) is reaped by the survivors once its heartbeat is older than the TTL, so
- * its users vanish from room_state within TTL + one heartbeat interval. A pod writes only its own
- * connections' entries, which it also keeps locally, so updates need no read from Redis and the
- * entries can be written again after Redis lost them.
+ * (SIGKILL, network loss) is reaped by the survivors once its heartbeat is older than the TTL, room
+ * by room, so its users vanish from room_state within TTL + one heartbeat interval. A pod writes
+ * only its own connections' entries, which it also keeps locally, so updates need no read from
+ * Redis and the entries can be written again after Redis lost them. The same on one Redis and on
+ * a Redis Cluster (keys.ts: only the key names differ).
  */
 export class RedisPresenceStore implements PresenceStore {
   private readonly own = new Map<string, OwnEntry>();
   private readonly ownRooms = new Map<string, number>();
+  private readonly k: ReturnType<typeof keysOf>;
+  private readonly cluster: boolean;
 
   constructor(
-    private readonly redis: RedisClient,
+    private readonly redis: DataClient,
     private readonly podId: string,
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+    keys: KeySpace = keySpaceOf(redis),
+  ) {
+    this.k = keysOf(keys);
+    this.cluster = keys.cluster;
+  }
 
   private field(connId: string): string {
     return `${this.podId}/${connId}`;
   }
 
-  private joinScript(own: OwnEntry): Promise<unknown> {
-    return this.redis.eval(JOIN, {
-      keys: [K.room(own.room), K.users(own.room), K.rooms, K.podRooms(this.podId)],
-      arguments: [own.field, JSON.stringify(own.entry), own.room, own.entry.user_id],
-    });
+  /**
+   * Writes entries: first their rooms into this pod's set (on one Redis both go out together on
+   * one connection, in order; on a cluster they live on different masters, so the set is written
+   * before), then each entry. Resolves with each entry's JOIN answer.
+   */
+  private async write(owns: readonly OwnEntry[]): Promise<unknown[]> {
+    if (owns.length === 0) return [];
+    const index = this.redis.sAdd(this.k.podRooms(this.podId), [...new Set(owns.map((o) => o.room))]);
+    if (this.cluster) await index;
+    const [, ...results] = await Promise.all([
+      index,
+      ...owns.map((own) =>
+        this.redis.eval(JOIN, {
+          keys: [this.k.room(own.room), this.k.users(own.room)],
+          arguments: [own.field, JSON.stringify(own.entry), own.entry.user_id],
+        }),
+      ),
+    ]);
+    return results;
   }
 
   async join(room: string, connId: string, member: PresenceMember): Promise<boolean> {
@@ -122,7 +138,8 @@ export class RedisPresenceStore implements PresenceStore {
     const own = { room, field, entry: newEntry(member, this.now()) };
     this.own.set(key, own);
     this.ownRooms.set(room, (this.ownRooms.get(room) ?? 0) + 1);
-    return (await upstream(() => this.joinScript(own))) === 1;
+    const [count] = await upstream(() => this.write([own]));
+    return count === 1;
   }
 
   async leave(room: string, connId: string): Promise<boolean> {
@@ -135,10 +152,10 @@ export class RedisPresenceStore implements PresenceStore {
     else this.ownRooms.delete(room);
     return upstream(async () => {
       const remaining = await this.redis.eval(LEAVE, {
-        keys: [K.room(room), K.users(room), K.rooms],
-        arguments: [field, room, own.entry.user_id],
+        keys: [this.k.room(room), this.k.users(room)],
+        arguments: [field, own.entry.user_id],
       });
-      if (left <= 0) await this.redis.sRem(K.podRooms(this.podId), room);
+      if (left <= 0) await this.redis.sRem(this.k.podRooms(this.podId), room);
       return remaining === 0;
     });
   }
@@ -147,69 +164,82 @@ export class RedisPresenceStore implements PresenceStore {
     const own = this.own.get(`${room}\n${this.field(connId)}`);
     if (!own) return;
     own.entry = applyPatch(own.entry, patch, this.now());
-    await upstream(() => this.redis.hSet(K.room(room), own.field, JSON.stringify(own.entry)));
+    await upstream(() => this.redis.hSet(this.k.room(room), own.field, JSON.stringify(own.entry)));
   }
 
   /**
    * Writes this pod's entries and heartbeat again (idempotent): after Redis came back empty (a
-   * restart without persistence, a failover), presence is whole again without any client
-   * reconnecting.
+   * restart without persistence, a failover, one master of a cluster restarted), presence is whole
+   * again without any client reconnecting.
    */
   async resync(): Promise<void> {
     await upstream(async () => {
-      await this.redis.zAdd(K.pods, { score: this.now(), value: this.podId });
-      await Promise.all([...this.own.values()].map((own) => this.joinScript(own)));
+      await this.redis.zAdd(this.k.pods, { score: this.now(), value: this.podId });
+      await this.write([...this.own.values()]);
     });
   }
 
   async list(room: string, limit = Infinity): Promise<PresenceUser[]> {
     return upstream(async () => {
-      if (limit === Infinity || (await this.redis.hLen(K.users(room))) <= limit) {
-        const all = await this.redis.hVals(K.room(room));
+      if (limit === Infinity || (await this.redis.hLen(this.k.users(room))) <= limit) {
+        const all = await this.redis.hVals(this.k.room(room));
         return mergeEntries(room, all.map((raw) => JSON.parse(raw) as PresenceEntry));
       }
       // A large room: one HSCAN page of about `limit` entries, never the whole hash.
-      const page = await this.redis.hScan(K.room(room), 0, { COUNT: limit });
+      const page = await this.redis.hScan(this.k.room(room), 0, { COUNT: limit });
       const entries = page.tuples.map((t) => JSON.parse(t.value) as PresenceEntry);
       return mergeEntries(room, entries).slice(0, limit);
     });
   }
 
   async count(room: string): Promise<number> {
-    return upstream(() => this.redis.hLen(K.users(room)));
+    return upstream(() => this.redis.hLen(this.k.users(room)));
   }
 
+  /** The rooms of every pod's set (pods that heartbeat, or died and are not reaped yet), with their user counts. */
   async rooms(): Promise<RoomSummary[]> {
     return upstream(async () => {
-      const rooms = await this.redis.sMembers(K.rooms);
-      const counts = await Promise.all(rooms.map((room) => this.redis.hLen(K.users(room))));
+      const pods = await this.redis.zRange(this.k.pods, 0, -1);
+      const sets = await Promise.all(pods.map((pod) => this.redis.sMembers(this.k.podRooms(pod))));
+      const rooms = [...new Set(sets.flat())];
+      const counts = await Promise.all(rooms.map((room) => this.redis.hLen(this.k.users(room))));
       return rooms.map((room, i) => ({ room, userCount: counts[i] })).filter((r) => r.userCount > 0);
     });
   }
 
   async heartbeat(): Promise<void> {
-    await upstream(() => this.redis.zAdd(K.pods, { score: this.now(), value: this.podId }));
+    await upstream(() => this.redis.zAdd(this.k.pods, { score: this.now(), value: this.podId }));
   }
 
   async reap(): Promise<ReapedRoom[]> {
     const deadline = this.now() - this.ttlMs;
-    const dead = await upstream(() => this.redis.zRangeByScore(K.pods, '-inf', `(${deadline}`));
+    const dead = await upstream(() => this.redis.zRangeByScore(this.k.pods, '-inf', `(${deadline}`));
     const reaped: ReapedRoom[] = [];
     for (const pod of dead) if (pod !== this.podId) reaped.push(...(await this.reapPod(pod, deadline)));
     return reaped;
   }
 
+  /**
+   * Removes a pod's entries room by room, then the pod itself unless it beat again meanwhile.
+   * Returns the rooms where this call removed entries.
+   */
   private async reapPod(pod: string, deadline: number): Promise<ReapedRoom[]> {
-    const rows = (await upstream(() =>
-      this.redis.eval(REAP, {
-        keys: [K.pods, K.podRooms(pod), K.rooms],
-        arguments: [pod, K.room(''), String(deadline), K.users('')],
-      }),
-    )) as Array<[string, string[]]>;
-    return rows.map(([room, flat]) => {
-      const goneUsers = [];
-      for (let i = 0; i < flat.length; i += 2) goneUsers.push({ userId: flat[i], username: flat[i + 1] });
-      return { room, goneUsers };
+    return upstream(async () => {
+      const rooms = await this.redis.sMembers(this.k.podRooms(pod));
+      const rows = await Promise.all(
+        rooms.map(async (room) => {
+          const [removed, flat] = (await this.redis.eval(REAP_ROOM, {
+            keys: [this.k.room(room), this.k.users(room)],
+            arguments: [`${pod}/`],
+          })) as [number, string[]];
+          const goneUsers = [];
+          for (let i = 0; i < flat.length; i += 2) goneUsers.push({ userId: flat[i], username: flat[i + 1] });
+          return removed > 0 ? [{ room, goneUsers }] : [];
+        }),
+      );
+      const forgotten = await this.redis.eval(FORGET_POD, { keys: [this.k.pods], arguments: [pod, String(deadline)] });
+      if (forgotten === 1) await this.redis.del(this.k.podRooms(pod));
+      return rows.flat();
     });
   }
 

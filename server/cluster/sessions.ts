@@ -1,4 +1,5 @@
-import type { RedisClient } from './redis';
+import type { KeySpace } from './keys';
+import { keySpaceOf, type DataClient } from './redis';
 import { upstream } from './upstream';
 
 export type SequenceResult = { readonly ok: true; readonly version: number } | { readonly ok: false; readonly version: number };
@@ -27,7 +28,7 @@ export class MemorySessionStore implements SessionStore {
   }
 }
 
-const key = (sessionId: string) => `rg:session:${sessionId}:version`;
+const keyOf = (keys: KeySpace, sessionId: string) => `rg:session:${keys.tag(sessionId)}:version`;
 
 const SEQUENCE = `
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -37,18 +38,23 @@ redis.call('SET', KEYS[1], next, 'EX', ARGV[2])
 return { 1, next }`;
 
 export class RedisSessionStore implements SessionStore {
+  private readonly key: (sessionId: string) => string;
+
   constructor(
-    private readonly redis: RedisClient,
+    private readonly redis: DataClient,
     private readonly ttlSeconds: number,
-  ) {}
+    keys: KeySpace = keySpaceOf(redis),
+  ) {
+    this.key = (sessionId) => keyOf(keys, sessionId);
+  }
 
   async version(sessionId: string): Promise<number> {
-    return Number((await upstream(() => this.redis.get(key(sessionId)))) ?? 0);
+    return Number((await upstream(() => this.redis.get(this.key(sessionId)))) ?? 0);
   }
 
   async sequence(sessionId: string, baseVersion: number): Promise<SequenceResult> {
     const [ok, version] = (await upstream(() =>
-      this.redis.eval(SEQUENCE, { keys: [key(sessionId)], arguments: [String(baseVersion), String(this.ttlSeconds)] }),
+      this.redis.eval(SEQUENCE, { keys: [this.key(sessionId)], arguments: [String(baseVersion), String(this.ttlSeconds)] }),
     )) as [number, string];
     return { ok: ok === 1, version: Number(version) };
   }

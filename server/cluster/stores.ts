@@ -30,16 +30,17 @@ export function createStores(config: Config, redis?: RedisConnections, logger?: 
       uploads: new MemoryUploadRegistry(),
     };
   }
-  const presence = new RedisPresenceStore(redis.data, config.podId, config.presence.ttlMs);
+  // The key names fit the deployment: hash-tagged on a Redis Cluster, as they always were on one Redis.
+  const presence = new RedisPresenceStore(redis.data, config.podId, config.presence.ttlMs, Date.now, redis.keys);
   redis.onRestored(() => {
     presence.resync().catch((err) => logger?.warn('presence resync failed', { module: 'stores', error: String(err) }));
   });
   return {
     presence,
-    cells: new RedisCellStore(redis.data, config.stateTtlSeconds),
-    sessions: new RedisSessionStore(redis.data, config.stateTtlSeconds),
-    chat: new RedisChatHistory(redis.data, config.chatHistoryCap, config.stateTtlSeconds),
-    notifications: new RedisNotificationStore(redis.data, config.publishing.notificationsCap, config.stateTtlSeconds),
-    uploads: new RedisUploadRegistry(redis.data, config.uploads.expiryMs),
+    cells: new RedisCellStore(redis.data, config.stateTtlSeconds, redis.keys),
+    sessions: new RedisSessionStore(redis.data, config.stateTtlSeconds, redis.keys),
+    chat: new RedisChatHistory(redis.data, config.chatHistoryCap, config.stateTtlSeconds, redis.keys),
+    notifications: new RedisNotificationStore(redis.data, config.publishing.notificationsCap, config.stateTtlSeconds, redis.keys),
+    uploads: new RedisUploadRegistry(redis.data, config.uploads.expiryMs, redis.keys),
   };
 }

@@ -1,4 +1,5 @@
-import type { RedisClient } from './redis';
+import type { KeySpace } from './keys';
+import { keySpaceOf, type DataClient } from './redis';
 import { upstream } from './upstream';
 
 /**
@@ -70,9 +71,14 @@ export class MemoryUploadRegistry implements UploadRegistry {
   }
 }
 
-// Both keys of a user carry the same hash tag, so every script stays in one slot of a Redis Cluster.
-const inFlightKey = (userId: string) => `rg:uploads:{${userId}}:inflight`;
-const filesKey = (userId: string) => `rg:uploads:{${userId}}:files`;
+/**
+ * Both keys of a user carry the same hash tag, so every script stays in one slot of a Redis
+ * Cluster. These keys always had braces; on a cluster an id that would break the tag (a brace in
+ * it, empty) is encoded (keys.ts).
+ */
+const userTag = (keys: KeySpace, userId: string) => (keys.cluster ? keys.tag(userId) : `{${userId}}`);
+const inFlightKey = (keys: KeySpace, userId: string) => `rg:uploads:${userTag(keys, userId)}:inflight`;
+const filesKey = (keys: KeySpace, userId: string) => `rg:uploads:${userTag(keys, userId)}:files`;
 
 /**
  * Drops lapsed places, then answers the file's upload when it is still in flight, refuses at `max`,
@@ -121,15 +127,16 @@ return 1
  */
 export class RedisUploadRegistry implements UploadRegistry {
   constructor(
-    private readonly redis: RedisClient,
+    private readonly redis: DataClient,
     /** How long a user's keys outlive their last begin: the upload expiry. */
     private readonly keyTtlMs: number,
+    private readonly keys: KeySpace = keySpaceOf(redis),
   ) {}
 
   async begin(userId: string, fileId: string, uploadId: string, expiresAt: number, max: number): Promise<BeginResult> {
     const [status, value] = (await upstream(() =>
       this.redis.eval(BEGIN, {
-        keys: [inFlightKey(userId), filesKey(userId)],
+        keys: [inFlightKey(this.keys, userId), filesKey(this.keys, userId)],
         arguments: [String(Date.now()), fileId, uploadId, String(expiresAt), String(max), String(this.keyTtlMs)],
       }),
     )) as [number, string];
@@ -139,11 +146,11 @@ export class RedisUploadRegistry implements UploadRegistry {
   }
 
   async find(userId: string, fileId: string): Promise<string | undefined> {
-    const id = await upstream(() => this.redis.eval(FIND, { keys: [inFlightKey(userId), filesKey(userId)], arguments: [String(Date.now()), fileId] }));
+    const id = await upstream(() => this.redis.eval(FIND, { keys: [inFlightKey(this.keys, userId), filesKey(this.keys, userId)], arguments: [String(Date.now()), fileId] }));
     return typeof id === 'string' ? id : undefined;
   }
 
   async end(userId: string, fileId: string, uploadId: string): Promise<void> {
-    await upstream(() => this.redis.eval(END, { keys: [inFlightKey(userId), filesKey(userId)], arguments: [fileId, uploadId] }));
+    await upstream(() => this.redis.eval(END, { keys: [inFlightKey(this.keys, userId), filesKey(this.keys, userId)], arguments: [fileId, uploadId] }));
   }
 }

@@ -1,6 +1,7 @@
 import { StreamPublication, type StreamItem, type SubscriptionType } from '../../shared/messages/streams';
 import { ErrorCodes, GatewayError } from '../../shared/errors';
-import type { RedisClient } from '../cluster/redis';
+import type { Cluster as IORedisCluster } from 'ioredis';
+import { isClusterClient, type DataClient, type RedisClient, type SubscriberClient } from '../cluster/redis';
 import type { Logger } from '../logger';
 
 /** Delivers items of one type to this pod's matching subscriptions; returns the deliveries made. */
@@ -18,7 +19,7 @@ export interface StreamHubOptions {
    * fails at once instead of queueing) and `subscriber` is duplicated into this hub's own
    * subscriber connection. Without: one pod, items are delivered in-process.
    */
-  readonly redis?: { readonly publisher: RedisClient; readonly subscriber: RedisClient };
+  readonly redis?: { readonly publisher: DataClient; readonly subscriber: SubscriberClient };
 }
 
 /** What a publish did: with Redis, how many channel subscribers got it; without, the deliveries made here. */
@@ -44,7 +45,7 @@ const WARN_INTERVAL_MS = 10_000;
  * sends, the pods keep serving.
  */
 export class StreamHub {
-  private subscriber?: RedisClient;
+  private subscriber?: RedisClient | IORedisCluster;
   private closed = false;
   private dropped = 0;
   private lastWarning = 0;
@@ -58,6 +59,7 @@ export class StreamHub {
   async start(): Promise<void> {
     const redis = this.options.redis;
     if (!redis || this.closed) return;
+    if (isIORedisCluster(redis.subscriber)) return this.startOnCluster(redis.subscriber);
     const subscriber = redis.subscriber.duplicate();
     this.subscriber = subscriber;
     let down = false;
@@ -76,14 +78,55 @@ export class StreamHub {
   }
 
   /**
+   * On a Redis Cluster the channel is heard both ways: SUBSCRIBE (a PUBLISH from any client, on any
+   * node, reaches it) and SSUBSCRIBE (the pods' own publications, SPUBLISH, whose answer counts
+   * every pod). A message arrives one way only, so nothing is delivered twice.
+   */
+  private async startOnCluster(template: IORedisCluster): Promise<void> {
+    const subscriber = template.duplicate();
+    this.subscriber = subscriber;
+    let down = false;
+    const lost = (err: Error) => {
+      if (!down) this.log.warn('streams channel connection lost', { error: err.message });
+      down = true;
+    };
+    subscriber.on('error', lost);
+    subscriber.on('node error', lost);
+    subscriber.on('ready', () => {
+      if (down) this.log.info('streams channel connection restored');
+      down = false;
+    });
+    const channel = this.options.channel;
+    const onMessage = (from: string, message: string) => {
+      if (from === channel) this.receive(message);
+    };
+    subscriber.on('message', onMessage);
+    subscriber.on('smessage', onMessage);
+    // The first command connects; both wait (offline queue) until the cluster is ready, and are
+    // restored after every reconnect.
+    try {
+      await Promise.all([subscriber.subscribe(channel), subscriber.ssubscribe(channel)]);
+    } catch (err) {
+      if (this.closed) return; // closed while subscribing
+      throw err;
+    }
+    this.log.debug('listening for stream items', { channel, cluster: true });
+  }
+
+  /**
    * Publishes items of one type to every pod. Throws UPSTREAM_UNAVAILABLE when Redis cannot take
    * the publication (nothing was delivered anywhere).
    */
   async publish(type: SubscriptionType, items: readonly StreamItem[]): Promise<PublishOutcome> {
     const redis = this.options.redis;
     if (!redis) return { delivered: this.options.deliver(type, items) };
+    const message = JSON.stringify({ type, items });
     try {
-      return { receivers: await redis.publisher.publish(this.options.channel, JSON.stringify({ type, items })) };
+      const publisher = redis.publisher;
+      // On a cluster, PUBLISH would count only the subscribers of the node it reached; SPUBLISH
+      // reaches every pod's sharded subscription and counts them all.
+      const receivers = isClusterClient(publisher) ? await publisher.sPublish(this.options.channel, message) : await publisher.publish(this.options.channel, message);
+      return { receivers };
     } catch (err) {
       throw new GatewayError(ErrorCodes.UPSTREAM_UNAVAILABLE, 'Redis is unavailable: stream items not published', { reason: (err as Error).message });
     }
@@ -93,7 +136,18 @@ export class StreamHub {
     this.closed = true;
     const subscriber = this.subscriber;
     this.subscriber = undefined;
-    if (!subscriber?.isOpen) return;
+    if (!subscriber) return;
+    if (isIORedisCluster(subscriber)) {
+      if ((subscriber.status as string) === 'end') return;
+      // QUIT waits for every node; a node that is away would hold the stop: 2 s, then the sockets close.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 2000)));
+      const result = await Promise.race([subscriber.quit().catch(() => undefined), late]);
+      clearTimeout(timer);
+      if (result === 'late') subscriber.disconnect();
+      return;
+    }
+    if (!subscriber.isOpen) return;
     await (subscriber.isReady ? subscriber.quit() : subscriber.disconnect()).catch(() => undefined);
   }
 
@@ -127,4 +181,8 @@ export class StreamHub {
     this.lastWarning = now;
     this.dropped = 0;
   }
+}
+
+function isIORedisCluster(client: SubscriberClient): client is IORedisCluster {
+  return (client as { isCluster?: unknown }).isCluster === true;
 }
