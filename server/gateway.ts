@@ -31,6 +31,7 @@ import { GatewayMetrics } from './metrics';
 import { RoomBroadcaster } from './rooms';
 import { dropVolatile, watchSlowConsumers } from './slow-consumers';
 import { enableFastBroadcast } from './fast-broadcast';
+import { skipMiddlewaresOnUpgrade } from './engine-upgrades';
 import type { GatewayServer, GatewaySocket, PodStats } from './types';
 
 export interface Gateway {
@@ -112,6 +113,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     allowRequest: (req, cb) => (shuttingDown ? cb('Server shutting down', false) : cb(null, originAllowed(req.headers.origin))),
   });
   const addSecurityHeaders = (headers: Record<string, string>) => Object.assign(headers, ENGINE_SECURITY_HEADERS);
+  skipMiddlewaresOnUpgrade(io.engine);
   io.engine.on('initial_headers', addSecurityHeaders);
   io.engine.on('headers', addSecurityHeaders);
 
