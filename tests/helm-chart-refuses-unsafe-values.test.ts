@@ -1,3 +1,4 @@
+import { ConfigError, loadConfig } from '../server/config';
 import { envOf, get, helmLint, helmTemplate, parseManifests, validateAll, valuesFile, type HelmResult, type ValuesSet } from './support/helm';
 
 /**
@@ -10,6 +11,11 @@ import { envOf, get, helmLint, helmTemplate, parseManifests, validateAll, values
 
 const JWT = { 'jwt.secret': 'a-secret-long-enough-for-hs256' };
 const REDIS = { 'redis.url': 'redis://redis:6379' };
+const CLUSTER = { 'redis.clusterNodes[0]': 'redis-0:6379', 'redis.clusterNodes[1]': 'redis-1:6379' };
+const BOTH_REDIS_MESSAGE =
+  'set either one Redis (redis.url or redis.existingSecret -> REDIS_URL) or a Redis Cluster (redis.clusterNodes or redis.clusterExistingSecret -> REDIS_CLUSTER_NODES), not both: the gateway refuses to start with both REDIS_URL and REDIS_CLUSTER_NODES';
+/** Seed nodes the schema refuses; the gateway refuses each one too (checked below). */
+const BAD_SEEDS = { noPort: 'redis-0', http: 'http://redis-0:6379' };
 
 interface Refusal {
   values: ValuesSet;
@@ -28,6 +34,22 @@ const SCHEMA_REFUSALS: Array<[string, Refusal]> = [
   ['a public key that is not PEM', { values: { set: { 'jwt.publicKey': 'ssh-rsa AAAA' } }, message: "at '/jwt/publicKey': 'ssh-rsa AAAA' does not match pattern" }],
   ['a Redis URL that is not redis:// or rediss://', { values: { set: { ...JWT, 'redis.url': 'http://redis:6379' } }, message: "at '/redis/url': 'http://redis:6379' does not match pattern '^rediss?://'" }],
   ['zero replicas', { values: { set: { ...JWT, replicaCount: 0 } }, message: "at '/replicaCount': minimum: got 0, want 1" }],
+  [
+    'a Redis Cluster seed node without a port',
+    { values: { set: { ...JWT, 'redis.clusterNodes[0]': BAD_SEEDS.noPort } }, message: `at '/redis/clusterNodes/0': '${BAD_SEEDS.noPort}' does not match pattern` },
+  ],
+  [
+    'a Redis Cluster seed node that is not host:port, redis:// or rediss://',
+    { values: { set: { ...JWT, 'redis.clusterNodes[0]': BAD_SEEDS.http } }, message: `at '/redis/clusterNodes/0': '${BAD_SEEDS.http}' does not match pattern` },
+  ],
+  [
+    'two seed nodes in one entry (the chart joins the entries with commas)',
+    {
+      values: { set: { ...JWT, 'redis.clusterNodes[0]': 'redis-0:6379\\,redis-1:6379' } },
+      message: "at '/redis/clusterNodes/0': 'redis-0:6379,redis-1:6379' does not match pattern",
+    },
+  ],
+  ['Redis Cluster seed nodes as one string instead of a list', { values: { set: { ...JWT, 'redis.clusterNodes': 'redis-0:6379' } }, message: "at '/redis/clusterNodes': got string, want array" }],
 ];
 
 /** Refused by the chart's checks (templates/_helpers.tpl, gateway.checks). */
@@ -36,14 +58,16 @@ const CHART_REFUSALS: Array<[string, Refusal]> = [
     'more than one replica without Redis',
     {
       values: { set: { ...JWT, replicaCount: 3 } },
-      message: 'replicaCount is 3 but pods share rooms, presence and state only through Redis: set redis.url or redis.existingSecret, or set replicaCount to 1',
+      message:
+        'replicaCount is 3 but pods share rooms, presence and state only through Redis: set redis.url or redis.existingSecret (one Redis), or redis.clusterNodes or redis.clusterExistingSecret (a Redis Cluster), or set replicaCount to 1',
     },
   ],
   [
     'autoscaling without Redis',
     {
       values: { set: { ...JWT, 'autoscaling.enabled': true } },
-      message: 'autoscaling.enabled would run 2 to 10 pods that do not share rooms without Redis: set redis.url or redis.existingSecret, or disable autoscaling',
+      message:
+        'autoscaling.enabled would run 2 to 10 pods that do not share rooms without Redis: set redis.url or redis.existingSecret (one Redis), or redis.clusterNodes or redis.clusterExistingSecret (a Redis Cluster), or disable autoscaling',
     },
   ],
   [
@@ -82,6 +106,26 @@ const CHART_REFUSALS: Array<[string, Refusal]> = [
   ],
   ['Redis given twice', { values: { set: { ...JWT, ...REDIS, 'redis.existingSecret': 'gateway-redis' } }, message: 'set redis.url or redis.existingSecret, not both' }],
   [
+    'one Redis and a Redis Cluster together (redis.url over the cluster values set)',
+    { values: { files: [valuesFile('three-pods-redis-cluster')], set: REDIS }, message: BOTH_REDIS_MESSAGE },
+  ],
+  [
+    'one Redis and a Redis Cluster together, both from Secrets',
+    { values: { set: { ...JWT, 'redis.existingSecret': 'gateway-redis', 'redis.clusterExistingSecret': 'gateway-redis-cluster' } }, message: BOTH_REDIS_MESSAGE },
+  ],
+  [
+    'one Redis from a Secret and Redis Cluster seed nodes, on one pod',
+    { values: { set: { ...JWT, ...CLUSTER, 'redis.existingSecret': 'gateway-redis' } }, message: BOTH_REDIS_MESSAGE },
+  ],
+  [
+    'Redis Cluster seed nodes given twice',
+    { values: { set: { ...JWT, ...CLUSTER, 'redis.clusterExistingSecret': 'gateway-redis-cluster' } }, message: 'set redis.clusterNodes or redis.clusterExistingSecret, not both' },
+  ],
+  [
+    'REDIS_CLUSTER_NODES in env',
+    { values: { set: { ...JWT, 'env.REDIS_CLUSTER_NODES': 'redis-0:6379' } }, message: 'REDIS_CLUSTER_NODES is set by the chart from its own values' },
+  ],
+  [
     'a variable the chart owns, in env',
     { values: { set: { ...JWT, 'env.REDIS_URL': 'redis://other:6379' } }, message: 'REDIS_URL is set by the chart from its own values' },
   ],
@@ -118,7 +162,23 @@ const ACCEPTED: Array<[string, ValuesSet]> = [
   ['a grace period one second above the stop time', { set: { ...JWT, 'shutdown.terminationGracePeriodSeconds': 21 } }],
   ['development with one pod and no JWT setting (the pod generates a secret and logs a token)', { set: { nodeEnv: 'development' } }],
   ['several pods with Redis', { set: { ...JWT, ...REDIS, replicaCount: 2 } }],
+  [
+    'several pods on a Redis Cluster, seeds as host:port, [IPv6]:port and URLs',
+    {
+      set: {
+        ...JWT,
+        replicaCount: 2,
+        'redis.clusterNodes[0]': 'redis-0:6379',
+        'redis.clusterNodes[1]': '[fd00::1]:7000',
+        'redis.clusterNodes[2]': 'rediss://default:p4ss@redis-2.example:6380',
+        'redis.clusterNodes[3]': 'REDIS://redis-3:6379/',
+      },
+    },
+  ],
+  ['autoscaling on a Redis Cluster from a Secret', { set: { ...JWT, 'autoscaling.enabled': true, 'redis.clusterExistingSecret': 'gateway-redis-cluster' } }],
 ];
+const SEVERAL_ON_CLUSTER = ACCEPTED[3];
+const AUTOSCALING_ON_CLUSTER = ACCEPTED[4];
 
 const templates = new Map<string, HelmResult>();
 const lints = new Map<string, HelmResult>();
@@ -161,6 +221,39 @@ describe("the chart's own checks", () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(validateAll(parseManifests(result.stdout))).toEqual([]);
+  });
+
+  it('hands the accepted seed nodes to the pods as one REDIS_CLUSTER_NODES the gateway parses into the same nodes, without REDIS_URL', () => {
+    const [name, values] = SEVERAL_ON_CLUSTER;
+    const seeds = Object.entries(values.set!)
+      .filter(([key]) => key.startsWith('redis.clusterNodes['))
+      .map(([, seed]) => String(seed));
+    const env = envOf(get(parseManifests(templates.get(name)!.stdout), 'Deployment'));
+    expect(env.get('REDIS_CLUSTER_NODES')).toEqual({ name: 'REDIS_CLUSTER_NODES', value: seeds.join(',') });
+    expect(env.has('REDIS_URL')).toBe(false);
+    const config = loadConfig({ JWT_SECRET: JWT['jwt.secret'], REDIS_CLUSTER_NODES: env.get('REDIS_CLUSTER_NODES')!.value });
+    expect(config.redisCluster?.nodes).toEqual(['redis://redis-0:6379', 'redis://[fd00::1]:7000', 'rediss://default:p4ss@redis-2.example:6380', 'REDIS://redis-3:6379/']);
+    expect(config.redisUrl).toBeUndefined();
+  });
+
+  it('reads REDIS_CLUSTER_NODES from the Secret (default key REDIS_CLUSTER_NODES) when autoscaling on a Redis Cluster', () => {
+    const env = envOf(get(parseManifests(templates.get(AUTOSCALING_ON_CLUSTER[0])!.stdout), 'Deployment'));
+    expect(env.get('REDIS_CLUSTER_NODES')?.valueFrom?.secretKeyRef).toEqual({ name: 'gateway-redis-cluster', key: 'REDIS_CLUSTER_NODES' });
+    expect(env.has('REDIS_URL')).toBe(false);
+  });
+
+  it('refuses what the gateway itself refuses: both REDIS_URL and REDIS_CLUSTER_NODES, and the seed nodes the schema refuses', () => {
+    const refused = (env: Record<string, string>): string => {
+      try {
+        loadConfig({ JWT_SECRET: JWT['jwt.secret'], ...env });
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      throw new Error(`the gateway accepted ${JSON.stringify(env)}`);
+    };
+    expect(refused({ REDIS_URL: REDIS['redis.url'], REDIS_CLUSTER_NODES: 'redis-0:6379' })).toMatch(/REDIS_CLUSTER_NODES: set either REDIS_URL .* not both/);
+    for (const seed of Object.values(BAD_SEEDS)) expect(refused({ REDIS_CLUSTER_NODES: seed })).toContain(`REDIS_CLUSTER_NODES: "${seed}" is not host:port`);
   });
 
   it('renders the development pod without any JWT variable, so that it generates its own secret', () => {

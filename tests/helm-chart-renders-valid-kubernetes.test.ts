@@ -2,6 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { loadConfig } from '../server/config';
 import {
   CHART_DIR,
   NAMESPACE,
@@ -51,9 +52,22 @@ const SETS = {
   rs256Secret: { files: [valuesFile('rs256-existing-secret')] },
   /** ServiceMonitor, Grafana dashboard, NetworkPolicy, shared uploads volume, preStop sleep. */
   monitoring: { files: [valuesFile('monitoring')] },
+  /** (f) three pods on a Redis Cluster (REDIS_CLUSTER_NODES from redis.clusterNodes). */
+  redisCluster: { files: [valuesFile('three-pods-redis-cluster')] },
+  /** (f) autoscaling on a Redis Cluster whose seed list (with a password) is in a Secret. */
+  redisClusterSecret: {
+    set: {
+      'jwt.existingSecret': 'gateway-jwt',
+      'autoscaling.enabled': true,
+      'redis.clusterExistingSecret': 'gateway-redis-cluster',
+      'redis.clusterExistingSecretKey': 'nodes',
+    },
+  },
 } satisfies Record<string, ValuesSet>;
 type SetName = keyof typeof SETS;
 const SET_NAMES = Object.keys(SETS) as SetName[];
+/** The sets on a Redis Cluster; every other set but the one-pod ones runs on one Redis. */
+const CLUSTER_SETS: readonly SetName[] = ['redisCluster', 'redisClusterSecret'];
 
 const rendered = {} as Record<SetName, Manifest[]>;
 const lints = {} as Record<SetName, HelmResult>;
@@ -89,12 +103,21 @@ describe('every values set', () => {
     expect(validateAll(rendered[name])).toEqual([]);
   });
 
-  it.each(SET_NAMES)('%s installs (client dry run) with release notes that say how many pods and whether they share Redis', (name) => {
+  it.each(SET_NAMES)('%s installs (client dry run) with release notes that say how many pods and whether they share Redis or a Redis Cluster', (name) => {
     expect(installs[name].stderr).toBe('');
     expect(installs[name].code).toBe(0);
     const notes = installs[name].stdout.slice(installs[name].stdout.indexOf('NOTES:'));
     expect(notes).toMatch(/^NOTES:\nrealtime-gateway \S+ is deployed as gw-realtime-gateway: /);
-    expect(notes).toContain(name === 'onePod' || name.startsWith('rs256') ? '1 pod(s), in memory' : 'sharing rooms through Redis');
+    const cluster = CLUSTER_SETS.includes(name);
+    expect(notes).toContain(
+      name === 'onePod' || name.startsWith('rs256')
+        ? '1 pod(s), in memory,'
+        : cluster
+          ? 'sharing rooms through Redis Cluster (sharded adapter),'
+          : 'sharing rooms through Redis,',
+    );
+    // Only a cluster deployment is told that every node must be reachable and that the emitter does not work.
+    expect(notes.includes('@socket.io/redis-emitter does not reach a sharded adapter')).toBe(cluster);
   });
 
   it.each(SET_NAMES)('%s puts every object in the release namespace with the chart labels, one name per kind', (name) => {
@@ -376,6 +399,45 @@ describe('monitoring, network policy and shared uploads', () => {
     expect(pod.volumes).toContainEqual({ name: 'uploads', persistentVolumeClaim: { claimName: `${FULLNAME}-uploads` } });
     expect(gatewayContainer(deploymentOf('monitoring')).lifecycle).toEqual({ preStop: { exec: { command: ['sleep', '5'] } } });
     expect(pod.terminationGracePeriodSeconds).toBe(5 + 20 + 5);
+  });
+});
+
+describe('(f) three pods on a Redis Cluster', () => {
+  const seeds: string[] = parseYaml(readFileSync(valuesFile('three-pods-redis-cluster'), 'utf8')).redis.clusterNodes;
+
+  it('runs three replicas that share rooms through REDIS_CLUSTER_NODES (the seed nodes, comma-joined) and no REDIS_URL', () => {
+    expect(seeds).toHaveLength(3);
+    const deployment = deploymentOf('redisCluster');
+    expect(deployment.spec.replicas).toBe(3);
+    const env = envOf(deployment);
+    expect(env.get('REDIS_CLUSTER_NODES')).toEqual({ name: 'REDIS_CLUSTER_NODES', value: seeds.join(',') });
+    expect(env.has('REDIS_URL')).toBe(false);
+    expect(env.get('JWT_SECRET')?.valueFrom?.secretKeyRef).toEqual({ name: 'gateway-jwt', key: 'JWT_SECRET' });
+    expect(get(rendered.redisCluster, 'PodDisruptionBudget', FULLNAME).spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: POD_LABELS } });
+    expect(find(rendered.redisCluster, 'Secret')).toBeUndefined();
+  });
+
+  it("is accepted by the gateway's own configuration: a Redis Cluster of those seeds, no single Redis", () => {
+    // Every plain value the Deployment sets (POD_ID and JWT_SECRET come from the pod and a Secret).
+    const env: Record<string, string> = { JWT_SECRET: 'a-secret-long-enough-for-hs256' };
+    for (const [name, entry] of envOf(deploymentOf('redisCluster'))) if (entry.value !== undefined) env[name] = entry.value;
+    const config = loadConfig(env);
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.redisCluster?.nodes).toEqual(seeds.map((seed) => `redis://${seed}`));
+  });
+
+  it('reads REDIS_CLUSTER_NODES from a Secret under autoscaling, with no REDIS_URL and no chart Secret', () => {
+    const deployment = deploymentOf('redisClusterSecret');
+    const env = envOf(deployment);
+    expect(env.get('REDIS_CLUSTER_NODES')?.valueFrom?.secretKeyRef).toEqual({ name: 'gateway-redis-cluster', key: 'nodes' });
+    expect(env.has('REDIS_URL')).toBe(false);
+    expect(deployment.spec.replicas).toBeUndefined();
+    expect(get(rendered.redisClusterSecret, 'HorizontalPodAutoscaler', FULLNAME).spec).toMatchObject({ minReplicas: 2, maxReplicas: 10 });
+    expect(find(rendered.redisClusterSecret, 'Secret')).toBeUndefined();
+  });
+
+  it('sets no REDIS_CLUSTER_NODES on the sets with one Redis or none', () => {
+    for (const name of SET_NAMES.filter((n) => !CLUSTER_SETS.includes(n))) expect(envOf(deploymentOf(name)).has('REDIS_CLUSTER_NODES')).toBe(false);
   });
 });
 

@@ -49,9 +49,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- .Values.uploads.persistence.existingClaim | default (printf "%s-uploads" (include "gateway.fullname" .) | trunc 63 | trimSuffix "-") -}}
 {{- end -}}
 
-{{/* "true" when pods share state through Redis. */}}
-{{- define "gateway.hasRedis" -}}
+{{/* "true" when a single Redis is given (REDIS_URL). */}}
+{{- define "gateway.hasRedisUrl" -}}
 {{- if or .Values.redis.url .Values.redis.existingSecret -}}true{{- end -}}
+{{- end -}}
+
+{{/* "true" when a Redis Cluster is given (REDIS_CLUSTER_NODES). */}}
+{{- define "gateway.hasRedisCluster" -}}
+{{- if or .Values.redis.clusterNodes .Values.redis.clusterExistingSecret -}}true{{- end -}}
+{{- end -}}
+
+{{/* "true" when pods share state through Redis: one Redis or a Redis Cluster. */}}
+{{- define "gateway.hasRedis" -}}
+{{- if or (include "gateway.hasRedisUrl" .) (include "gateway.hasRedisCluster" .) -}}true{{- end -}}
 {{- end -}}
 
 {{/* "true" when a JWT setting reaches the pods. */}}
@@ -86,16 +96,22 @@ explains each one.
 {{- define "gateway.checks" -}}
 {{- $hasRedis := include "gateway.hasRedis" . -}}
 {{- if and (gt (int .Values.replicaCount) 1) (not $hasRedis) -}}
-{{- fail (printf "replicaCount is %d but pods share rooms, presence and state only through Redis: set redis.url or redis.existingSecret, or set replicaCount to 1" (int .Values.replicaCount)) -}}
+{{- fail (printf "replicaCount is %d but pods share rooms, presence and state only through Redis: set redis.url or redis.existingSecret (one Redis), or redis.clusterNodes or redis.clusterExistingSecret (a Redis Cluster), or set replicaCount to 1" (int .Values.replicaCount)) -}}
 {{- end -}}
 {{- if and .Values.autoscaling.enabled (not $hasRedis) -}}
-{{- fail (printf "autoscaling.enabled would run %d to %d pods that do not share rooms without Redis: set redis.url or redis.existingSecret, or disable autoscaling" (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
+{{- fail (printf "autoscaling.enabled would run %d to %d pods that do not share rooms without Redis: set redis.url or redis.existingSecret (one Redis), or redis.clusterNodes or redis.clusterExistingSecret (a Redis Cluster), or disable autoscaling" (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
 {{- end -}}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
 {{- fail (printf "autoscaling.minReplicas (%d) is above autoscaling.maxReplicas (%d)" (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
 {{- end -}}
 {{- if and .Values.redis.url .Values.redis.existingSecret -}}
 {{- fail "set redis.url or redis.existingSecret, not both" -}}
+{{- end -}}
+{{- if and .Values.redis.clusterNodes .Values.redis.clusterExistingSecret -}}
+{{- fail "set redis.clusterNodes or redis.clusterExistingSecret, not both" -}}
+{{- end -}}
+{{- if and (include "gateway.hasRedisUrl" .) (include "gateway.hasRedisCluster" .) -}}
+{{- fail "set either one Redis (redis.url or redis.existingSecret -> REDIS_URL) or a Redis Cluster (redis.clusterNodes or redis.clusterExistingSecret -> REDIS_CLUSTER_NODES), not both: the gateway refuses to start with both REDIS_URL and REDIS_CLUSTER_NODES" -}}
 {{- end -}}
 {{- if and .Values.jwt.existingSecret (or .Values.jwt.secret .Values.jwt.publicKey) -}}
 {{- fail "set jwt.existingSecret or jwt.secret/jwt.publicKey, not both: the pods would read one and ignore the other" -}}
@@ -121,7 +137,7 @@ explains each one.
 {{- if and .Values.metrics.enabled (eq (int .Values.metrics.port) 3000) -}}
 {{- fail "metrics.port must differ from the client port 3000 (METRICS_PORT serves /metrics on a port of its own)" -}}
 {{- end -}}
-{{- $managed := list "NODE_ENV" "LOG_LEVEL" "PORT" "HOST" "POD_ID" "REDIS_URL" "JWT_SECRET" "JWT_SECRET_KEY" "JWT_PUBLIC_KEY" "JWT_ISSUER" "JWT_AUDIENCE" "METRICS_PORT" "DRAIN_MS" "SHUTDOWN_TIMEOUT_MS" "UPLOAD_DIR" -}}
+{{- $managed := list "NODE_ENV" "LOG_LEVEL" "PORT" "HOST" "POD_ID" "REDIS_URL" "REDIS_CLUSTER_NODES" "JWT_SECRET" "JWT_SECRET_KEY" "JWT_PUBLIC_KEY" "JWT_ISSUER" "JWT_AUDIENCE" "METRICS_PORT" "DRAIN_MS" "SHUTDOWN_TIMEOUT_MS" "UPLOAD_DIR" -}}
 {{- $extraNames := list -}}
 {{- range .Values.extraEnv -}}
 {{- $extraNames = append $extraNames .name -}}
