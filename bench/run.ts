@@ -16,12 +16,13 @@ import { floodScenario } from './scenarios/flood';
 import { aiScenario } from './scenarios/ai';
 import { memoryScenario } from './scenarios/memory';
 import { uploadScenario } from './scenarios/upload';
+import { shardedScenario } from './scenarios/sharded';
 import { REPO_ROOT } from './servers/targets';
 
 /**
- * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells,flood,ai,upload]
+ * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells,flood,ai,upload,sharded]
  *   [--servers=ws,socketio,gateway,relay] [--sizes=1000,5000] [--flood-seconds=20] [--ai-streams=200]
- *   [--ai-intervals=50,0] [--upload-mb=500] [--profile] [--write-docs]`
+ *   [--ai-intervals=50,0] [--upload-mb=500] [--sharded-rate=1000] [--sharded-pods=1,2,3] [--profile] [--write-docs]`
  * The gateway (built, as it ships) against bare socket.io and raw ws, started here as child
  * processes on 127.0.0.1, loaded by one or two client processes. Every child is stopped at the
  * end, on error, on SIGINT/SIGTERM and when the global time bound passes.
@@ -100,6 +101,10 @@ async function main(): Promise<number> {
     if (wants(plan, 'upload') && plan.uploadMb > 0) {
       log(`\n[9] uploads: ${plan.uploadMb} MB through the tus endpoint against fs.createWriteStream (${elapsed()})`);
       await uploadScenario(ctx);
+    }
+    if (wants(plan, 'sharded') && plan.shardedRooms > 0) {
+      log(`\n[10] sharded: ${plan.shardedRooms} rooms of ${plan.shardedRoomSize} on ${plan.shardedPods.join(', ')} pod(s) of a 3-master Redis Cluster, ${plan.shardedRate} messages/s in all (${elapsed()})`);
+      await shardedScenario(ctx);
     }
   } catch (err) {
     complete = false;

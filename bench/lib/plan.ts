@@ -48,6 +48,17 @@ export interface Plan {
   aiIntervals: number[];
   /** Uploads (issue 11; 0: skipped): one file of this many MB through the tus endpoint against fs.createWriteStream (`--upload-mb=500`). */
   uploadMb: number;
+  /**
+   * Sharded (issue 14; 0 rooms: skipped): a local 3-master Redis Cluster and `shardedPods` gateway
+   * pods on it (REDIS_CLUSTER_NODES, one pod count after the other), `shardedRooms` rooms of
+   * `shardedRoomSize` clients spread evenly over the pods, every room publishing chat messages,
+   * `shardedRate` a second in all, for `shardedSeconds` (`--sharded-rate=1000`, `--sharded-pods=1,2,3`).
+   */
+  shardedRooms: number;
+  shardedRoomSize: number;
+  shardedPods: number[];
+  shardedRate: number;
+  shardedSeconds: number;
   /** Scenarios to run (all by default; `--only=fanout,memory`). */
   only: Set<string> | null;
   /** Servers for scenarios 1-4 (all by default; `--servers=socketio,gateway`). */
@@ -94,6 +105,11 @@ export function planFrom(argv: string[]): Plan {
         aiStaggerMs: 500,
         aiIntervals: [50, 0],
         uploadMb: 0,
+        shardedRooms: 0,
+        shardedRoomSize: 10,
+        shardedPods: [1, 2, 3],
+        shardedRate: 1000,
+        shardedSeconds: 6,
         only: null,
         servers: null,
         joinTimeoutMs: 30_000,
@@ -131,6 +147,11 @@ export function planFrom(argv: string[]): Plan {
         aiStaggerMs: 500,
         aiIntervals: [50, 0],
         uploadMb: 500,
+        shardedRooms: 200,
+        shardedRoomSize: 10,
+        shardedPods: [1, 2, 3],
+        shardedRate: 1000,
+        shardedSeconds: 6,
         only: null,
         servers: null,
         joinTimeoutMs: 120_000,
@@ -153,6 +174,10 @@ export function planFrom(argv: string[]): Plan {
   if (aiIntervals?.length) base.aiIntervals = aiIntervals.map(Math.floor);
   const uploadMb = Number(value('upload-mb'));
   if (uploadMb >= 1 && uploadMb <= 4000) base.uploadMb = Math.floor(uploadMb);
+  const shardedRate = Number(value('sharded-rate'));
+  if (shardedRate >= 10 && shardedRate <= 100_000) base.shardedRate = Math.floor(shardedRate);
+  const shardedPods = value('sharded-pods')?.split(',').map(Number).filter((x) => Number.isInteger(x) && x >= 1 && x <= 8);
+  if (shardedPods?.length) base.shardedPods = shardedPods;
   base.profile = flag('profile');
   base.writeDocs = flag('write-docs');
   return base;

@@ -53,6 +53,10 @@ export const UNITS: Record<string, string> = {
   abuser_client_cores: 'cores',
   mb_per_s: 'MB/s',
   rss_growth_mb: 'MB',
+  cpu_us_per_message: 'µs',
+  redis_cpu_util: 'cores',
+  deliveries_missing: '',
+  deliveries_extra: '',
 };
 
 /** Collects per-repetition values, warnings and notes for the whole run. */

@@ -31,6 +31,11 @@ export interface MarkdownInput {
     aiTokenRate: number;
     aiStaggerMs: number;
     uploadMb: number;
+    shardedRooms: number;
+    shardedRoomSize: number;
+    shardedPods: number[];
+    shardedRate: number;
+    shardedSeconds: number;
   };
 }
 
@@ -176,6 +181,28 @@ ${list(d.failures)}
   (the 204). The gateway's RSS is read from \`/proc\` every 50 ms during the \`PATCH\`; "peak RSS
   growth" is the highest reading minus the one just before (the worst repetition counts). The stored
   file's sha256 is checked against the bytes sent.
+- **Sharded (scenario 10, issue 14; \`--only=sharded\`, not in --quick):** many small rooms on a Redis
+  Cluster. The harness starts a local 3-master Redis Cluster (bench/servers/redis-cluster.ts:
+  three \`redis-server --cluster-enabled yes\` on free ports of 127.0.0.1, no replicas,
+  \`--save '' --appendonly no\`, joined with \`redis-cli --cluster create\`) and ${d.plan.shardedPods.join(', then ')} gateway
+  pod(s) with \`REDIS_CLUSTER_NODES\` (the sharded adapter: a channel per room, \`SPUBLISH\`/\`SSUBSCRIBE\` on
+  the master of its slot), a fresh cluster and fresh pods for each pod count. ${d.plan.shardedRooms * d.plan.shardedRoomSize} clients in
+  ${d.plan.shardedRooms} rooms of ${d.plan.shardedRoomSize}: member m of room r on pod (r + m) mod pods, so the clients spread evenly and, from
+  two pods on, every room has members on several pods; member 0 publishes. Every room publishes
+  chat messages at the same fixed rate, ${d.plan.shardedRate} messages a second in all (their starts staggered over
+  one interval), for ${d.plan.shardedSeconds} s: the client pool's paced publisher (its windowed flood shares one echo
+  counter per client process, so it cannot flow-control a hundred publishers at once). Each
+  message is also written to the room's chat history in Redis, as the gateway does. Pods' CPU is
+  summed over the pods, Redis's over the three redis-servers (\`/proc\`), each divided by the
+  deliveries; latency is receive minus send stamp for every delivery. Correctness: each client
+  process's count of deliveries, read again 0.5 s after the last one, must equal its rooms'
+  members x messages exactly (a missing delivery and a duplicated or misrouted one both show; a
+  count cannot tell one of each apart from none); any difference is a failure. On a machine of few
+  cores (this run's: ${m.cpus}) the pods, the three redis-servers and the client processes share them, so
+  more pods cannot deliver more here, and at a fixed rate deliveries/s only shows whether the
+  machine kept up: **CPU per delivery is the figure that extrapolates** (cores needed = deliveries/s
+  x µs per delivery, spread over as many pods as machines; its growth from 1 to 3 pods is what a
+  room spread over more pods costs in cross-pod traffic).
 - **Joining:** "join all s" is the time from the first \`join_room\` until the server is idle again,
   and "MB pushed while joining" what the clients received meanwhile (room_state, user_joined):
   the gateway announces joins to the room up to \`PRESENCE_BROADCAST_MAX_USERS\` (100) members;
@@ -195,11 +222,12 @@ npm run bench -- --only=fanout,memory --servers=socketio,gateway --sizes=1000 --
 npm run bench -- --only=memory --servers=gateway --sizes=5000 --profile   # gateway CPU profiles in bench/results/profiles/
 npm run bench -- --only=ai      # AI streaming: gateway vs a plain SSE relay, about 70 s (--ai-streams=N, --ai-intervals=50,0, --servers=relay,gateway)
 npm run bench -- --only=upload  # uploads: the tus endpoint vs fs.createWriteStream, about 20 s (--upload-mb=N)
+npm run bench -- --only=sharded # many small rooms on 1, 2, 3 pods of a local 3-master Redis Cluster, about 2 minutes (--sharded-rate=N, --sharded-pods=1,2,3)
 node dist/bench/ab-gateways.js --a=<dir> --b=<dir>   # two gateway builds (each with dist/), repetitions interleaved
 \`\`\`
 
-\`redis-server\` must be on the PATH for the cluster scenario. Scenarios: fanout, steady, memory
-(with the connect storm), cluster, native, cells, flood (\`--only=flood\`, about 4 minutes), ai (\`--only=ai\`, about 70 s), upload (\`--only=upload\`, about 20 s). The exit code is 1 when a figure could not be
+\`redis-server\` must be on the PATH for the cluster scenario (and \`redis-cli\`, Redis 7, for sharded). Scenarios: fanout, steady, memory
+(with the connect storm), cluster, native, cells, flood (\`--only=flood\`, about 4 minutes), ai (\`--only=ai\`, about 70 s), upload (\`--only=upload\`, about 20 s), sharded (\`--only=sharded\`, about 2 minutes). The exit code is 1 when a figure could not be
 measured (listed under failures). The output ends with one JSON line
 per figure and a JSON summary line; \`bench/results/latest.json\` holds everything and
 \`bench/results/fanout.svg\` the chart.

@@ -5,6 +5,7 @@ import { CLUSTER, NATIVE, SINGLE, SIO_PATH } from '../scenarios/fanout';
 import { FLOOD_GATEWAY, FLOOD_SOCKETIO } from '../scenarios/flood';
 import { AI_RELAY, aiGatewayLabel } from '../scenarios/ai';
 import { UPLOAD_FS, UPLOAD_GATEWAY } from '../scenarios/upload';
+import { shardedLabel } from '../scenarios/sharded';
 
 /**
  * The ratios of the issue's targets, each from medians of the same run. Where the target is a
@@ -45,6 +46,8 @@ export function summarize(results: Results, plan: Plan): Summary {
   const sn = plan.steadySize;
   const fn = plan.floodUsers;
   const an = plan.aiStreams;
+  const hn = plan.shardedRoomSize;
+  const byPods = (m: string) => Object.fromEntries(plan.shardedPods.map((p) => [p, med('sharded', shardedLabel(p), hn, m) ?? null]));
 
   const s = {
     fanout_vs_socketio: worst(bigRooms.map((n) => fanCpu('socketio', n)), (a, b) => Math.min(a, b)),
@@ -86,6 +89,16 @@ export function summarize(results: Results, plan: Plan): Summary {
     // bytes, and the pod's peak RSS growth during the upload (the worst repetition).
     upload_throughput_vs_fs: ratio(med('upload', UPLOAD_GATEWAY, plan.uploadMb, 'mb_per_s'), med('upload', UPLOAD_FS, plan.uploadMb, 'mb_per_s')),
     upload_rss_growth_mb: results.get('upload', UPLOAD_GATEWAY, plan.uploadMb, 'rss_growth_mb')?.max ?? null,
+    // Sharded (issue 14, no target): many small rooms on pods of a 3-master Redis Cluster, by pod
+    // count. Pods' CPU per delivery (summed over the pods) and the three redis-servers', medians;
+    // on a 2-core machine the pods share the cores, so these, not deliveries/s, extrapolate (cores
+    // needed = deliveries/s x µs per delivery). Correctness: deliveries missing and extra (duplicated
+    // or misrouted), the worst repetition over every pod count (both must be 0).
+    sharded_cpu_per_delivery_by_pods: byPods('cpu_us_per_delivery'),
+    sharded_redis_cpu_per_delivery_by_pods: byPods('redis_cpu_us_per_delivery'),
+    sharded_p99_ms_by_pods: byPods('p99_ms'),
+    sharded_deliveries_missing: worst(plan.shardedPods.map((p) => results.get('sharded', shardedLabel(p), hn, 'deliveries_missing')?.max ?? null), (a, b) => Math.max(a, b)),
+    sharded_deliveries_extra: worst(plan.shardedPods.map((p) => results.get('sharded', shardedLabel(p), hn, 'deliveries_extra')?.max ?? null), (a, b) => Math.max(a, b)),
   };
   // A room size where the baseline has a figure and the gateway none (e.g. its room could not be
   // formed within the join bound) fails the fan-out targets instead of silently dropping out.
