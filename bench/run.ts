@@ -17,12 +17,15 @@ import { aiScenario } from './scenarios/ai';
 import { memoryScenario } from './scenarios/memory';
 import { uploadScenario } from './scenarios/upload';
 import { shardedScenario } from './scenarios/sharded';
+import { guarded } from './scenarios/fanout';
+import { streamsScenario } from './scenarios/streams';
 import { REPO_ROOT } from './servers/targets';
 
 /**
- * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells,flood,ai,upload,sharded]
+ * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells,flood,ai,upload,sharded,streams]
  *   [--servers=ws,socketio,gateway,relay] [--sizes=1000,5000] [--flood-seconds=20] [--ai-streams=200]
- *   [--ai-intervals=50,0] [--upload-mb=500] [--sharded-rate=1000] [--sharded-pods=1,2,3] [--profile] [--write-docs]`
+ *   [--ai-intervals=50,0] [--upload-mb=500] [--sharded-rate=1000] [--sharded-pods=1,2,3]
+ *   [--stream-rate=1000] [--stream-clients=1000] [--profile] [--write-docs]`
  * The gateway (built, as it ships) against bare socket.io and raw ws, started here as child
  * processes on 127.0.0.1, loaded by one or two client processes. Every child is stopped at the
  * end, on error, on SIGINT/SIGTERM and when the global time bound passes.
@@ -105,6 +108,10 @@ async function main(): Promise<number> {
     if (wants(plan, 'sharded') && plan.shardedRooms > 0) {
       log(`\n[10] sharded: ${plan.shardedRooms} rooms of ${plan.shardedRoomSize} on ${plan.shardedPods.join(', ')} pod(s) of a 3-master Redis Cluster, ${plan.shardedRate} messages/s in all (${elapsed()})`);
       await shardedScenario(ctx);
+    }
+    if (wants(plan, 'streams') && plan.streamClients > 0) {
+      log(`\n[11] streams: ${plan.streamClients} clients, one filtered subscription each (1 in ${plan.streamValues} items matches), ${plan.streamRate} items/s in batches of ${plan.streamBatch}, against the same deliveries as room broadcasts (${elapsed()})`);
+      await guarded(ctx, 'streams', () => streamsScenario(ctx));
     }
   } catch (err) {
     complete = false;

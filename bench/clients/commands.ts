@@ -13,7 +13,9 @@ export type Command =
   | { cmd: 'paced'; group: string; cellPrefix: string; ratePerS: number; seconds: number }
   | { cmd: 'flood'; kind: ServerKind; url: string; room: string; userIndex: number; connections: number; ratePerS: number; seconds: number; connectTimeoutMs: number }
   | { cmd: 'abort' }
-  | { cmd: 'close'; group: string };
+  | { cmd: 'close'; group: string }
+  | { cmd: 'streams_connect'; group: string; mode: 'stream' | 'room'; url: string; from: number; count: number; values: number; streamType: string; filterPath: string; roomPrefix: string; event: string; concurrency: number; timeoutMs: number }
+  | { cmd: 'streams_counts'; group: string; phase: number };
 
 export type Reply = object;
 
@@ -40,6 +42,22 @@ export interface PublishResult {
   startUs: number;
   endUs: number;
   error?: string;
+}
+
+/** The streams scenario: clients connected and subscribed (stream) or joined (room). */
+export interface StreamsConnectResult {
+  ready: number;
+  failed: number;
+  errors: string[];
+  startUs: number;
+  endUs: number;
+}
+
+/** The streams scenario: per client of the worker's group, its filter value and its deliveries of a phase (right value / another value). */
+export interface StreamsCountsResult {
+  values: number[];
+  counts: number[];
+  wrong: number[];
 }
 
 /** One worker's view of a measured phase. */

@@ -3,6 +3,7 @@ import { Histogram } from '../lib/histogram';
 import { nowUs } from '../lib/stats';
 import { Conn, type Mode } from './conn';
 import { flood, paced } from './flood';
+import { streamsClose, streamsConnect, streamsCounts } from './streams';
 import { cellUpdate, chatSpecOf, content, NATIVE_PATH } from './protocol';
 import type { AckResult, Command, PhaseStats, Reply } from './commands';
 import { group, groups, nap, pool, pushError, sinkFor, state, wakeAll } from './worker-state';
@@ -222,9 +223,14 @@ async function handle(c: Command): Promise<Reply> {
       aborted = true;
       wakeAll();
       return {};
+    case 'streams_connect':
+      return streamsConnect(c);
+    case 'streams_counts':
+      return streamsCounts(c);
     case 'close':
       for (const conn of groups.get(c.group)?.conns ?? []) conn.close();
       groups.delete(c.group);
+      streamsClose(c.group);
       return {};
   }
 }

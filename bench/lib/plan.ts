@@ -59,6 +59,17 @@ export interface Plan {
   shardedPods: number[];
   shardedRate: number;
   shardedSeconds: number;
+  /**
+   * Streams (issue 10; 0 clients: skipped): `streamClients` clients on `/streams`, each with one
+   * subscription filtering on one of `streamValues` values, against the same clients in
+   * `streamValues` rooms fed by REST room broadcasts; `streamRate` items a second in all, POSTed in
+   * batches of `streamBatch`, for `streamSeconds` (`--stream-rate=1000`, `--stream-clients=1000`).
+   */
+  streamClients: number;
+  streamValues: number;
+  streamRate: number;
+  streamBatch: number;
+  streamSeconds: number;
   /** Scenarios to run (all by default; `--only=fanout,memory`). */
   only: Set<string> | null;
   /** Servers for scenarios 1-4 (all by default; `--servers=socketio,gateway`). */
@@ -110,6 +121,11 @@ export function planFrom(argv: string[]): Plan {
         shardedPods: [1, 2, 3],
         shardedRate: 1000,
         shardedSeconds: 6,
+        streamClients: 0,
+        streamValues: 10,
+        streamRate: 1000,
+        streamBatch: 50,
+        streamSeconds: 6,
         only: null,
         servers: null,
         joinTimeoutMs: 30_000,
@@ -152,6 +168,11 @@ export function planFrom(argv: string[]): Plan {
         shardedPods: [1, 2, 3],
         shardedRate: 1000,
         shardedSeconds: 6,
+        streamClients: 1000,
+        streamValues: 10,
+        streamRate: 1000,
+        streamBatch: 50,
+        streamSeconds: 6,
         only: null,
         servers: null,
         joinTimeoutMs: 120_000,
@@ -178,6 +199,10 @@ export function planFrom(argv: string[]): Plan {
   if (shardedRate >= 10 && shardedRate <= 100_000) base.shardedRate = Math.floor(shardedRate);
   const shardedPods = value('sharded-pods')?.split(',').map(Number).filter((x) => Number.isInteger(x) && x >= 1 && x <= 8);
   if (shardedPods?.length) base.shardedPods = shardedPods;
+  const streamRate = Number(value('stream-rate'));
+  if (streamRate >= 10 && streamRate <= 100_000) base.streamRate = Math.floor(streamRate);
+  const streamClients = Number(value('stream-clients'));
+  if (streamClients >= base.streamValues && streamClients <= 20_000) base.streamClients = Math.floor(streamClients);
   base.profile = flag('profile');
   base.writeDocs = flag('write-docs');
   return base;

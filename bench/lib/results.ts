@@ -57,6 +57,12 @@ export const UNITS: Record<string, string> = {
   redis_cpu_util: 'cores',
   deliveries_missing: '',
   deliveries_extra: '',
+  items_per_s: '1/s',
+  cpu_us_per_item: 'µs',
+  clients_wrong: '',
+  cpu_us_per_delivery_net: 'µs',
+  http_requests: '',
+  request_cpu_us: 'µs',
 };
 
 /** Collects per-repetition values, warnings and notes for the whole run. */

@@ -6,6 +6,7 @@ import { FLOOD_GATEWAY, FLOOD_SOCKETIO } from '../scenarios/flood';
 import { AI_RELAY, aiGatewayLabel } from '../scenarios/ai';
 import { UPLOAD_FS, UPLOAD_GATEWAY } from '../scenarios/upload';
 import { shardedLabel } from '../scenarios/sharded';
+import { STREAM_ROOMS, STREAM_SUBS } from '../scenarios/streams';
 
 /**
  * The ratios of the issue's targets, each from medians of the same run. Where the target is a
@@ -99,6 +100,15 @@ export function summarize(results: Results, plan: Plan): Summary {
     sharded_p99_ms_by_pods: byPods('p99_ms'),
     sharded_deliveries_missing: worst(plan.shardedPods.map((p) => results.get('sharded', shardedLabel(p), hn, 'deliveries_missing')?.max ?? null), (a, b) => Math.max(a, b)),
     sharded_deliveries_extra: worst(plan.shardedPods.map((p) => results.get('sharded', shardedLabel(p), hn, 'deliveries_extra')?.max ?? null), (a, b) => Math.max(a, b)),
+    // Streams (issue 10): server CPU per delivered item of filtered stream subscriptions / of the
+    // same deliveries as REST room broadcasts, same clients, same item rate (lower is better), and
+    // the worst repetition's missing and extra (or misrouted) deliveries of either path.
+    stream_cpu_per_item_vs_room: ratio(med('streams', STREAM_SUBS, plan.streamClients, 'cpu_us_per_delivery'), med('streams', STREAM_ROOMS, plan.streamClients, 'cpu_us_per_delivery')),
+    // The same ratio with each POST's cost (a room broadcast POST reaching nobody, measured once) taken
+    // out: the room path pays one request per item, the stream path one per batch (no target).
+    stream_cpu_per_item_vs_room_net: ratio(med('streams', STREAM_SUBS, plan.streamClients, 'cpu_us_per_delivery_net'), med('streams', STREAM_ROOMS, plan.streamClients, 'cpu_us_per_delivery_net')),
+    streams_deliveries_missing: worst([STREAM_SUBS, STREAM_ROOMS].map((l) => results.get('streams', l, plan.streamClients, 'deliveries_missing')?.max ?? null), (a, b) => Math.max(a, b)),
+    streams_deliveries_extra: worst([STREAM_SUBS, STREAM_ROOMS].map((l) => results.get('streams', l, plan.streamClients, 'deliveries_extra')?.max ?? null), (a, b) => Math.max(a, b)),
   };
   // A room size where the baseline has a figure and the gateway none (e.g. its room could not be
   // formed within the join bound) fails the fan-out targets instead of silently dropping out.
@@ -131,6 +141,8 @@ export function summarize(results: Results, plan: Plan): Summary {
       connect_rate_vs_socketio_issue14: atLeast(s.connect_rate_vs_socketio, 0.95),
       upload_throughput_vs_fs: atLeast(s.upload_throughput_vs_fs, 0.7),
       upload_rss_growth_mb: below(s.upload_rss_growth_mb, 50),
+      // Issue 10: a filtered stream delivery may cost at most 1.5x a room broadcast delivery.
+      stream_cpu_per_item_vs_room: atMost(s.stream_cpu_per_item_vs_room, 1.5),
     },
   };
 }
