@@ -1,8 +1,9 @@
-import { NativeClient, SocketClient, agentsDialect, workspaceDialect, type ClientEvents } from '../clients/src';
+import { NativeClient, SocketClient, agentsDialect, workspaceDialect } from '../clients/src';
 import { collect, connectV4, request, waitFor } from './support/clients';
 import { cleanUpAfterEach, useRedis } from './support/lifecycle';
 import { PodProcess } from './support/pods';
 import { token } from './support/tokens';
+import { nextEvent } from './support/client-events';
 
 // Clients close before the pods are killed (hooks run in the order they are registered).
 const clients = new Set<SocketClient | NativeClient>();
@@ -15,17 +16,7 @@ const redis = useRedis();
 
 type AnyClient = SocketClient | NativeClient;
 
-function next<K extends keyof ClientEvents>(c: AnyClient, event: K, match: (...args: Parameters<ClientEvents[K]>) => boolean = () => true, timeoutMs = 8000): Promise<Parameters<ClientEvents[K]>[0]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => (off(), reject(new Error(`timed out waiting for ${String(event)}`))), timeoutMs);
-    const off = (c as SocketClient).on(event, ((...args: Parameters<ClientEvents[K]>) => {
-      if (!match(...args)) return;
-      clearTimeout(timer);
-      off();
-      resolve(args[0]);
-    }) as ClientEvents[K]);
-  });
-}
+const next: typeof nextEvent = (c, event, match, timeoutMs = 8000) => nextEvent(c, event, match, timeoutMs);
 
 describe('clients fail over to another pod', () => {
   it('a SIGKILLed pod: every client reconnects to the next URL, joins its rooms again and flushes what it queued, in order', async () => {

@@ -1,9 +1,10 @@
-import { ClientError, GatewayError, NativeClient, agentsDialect, workspaceDialect, type ClientEvents, type FetchLike, type NativeClientOptions } from '../clients/src';
+import { ClientError, GatewayError, NativeClient, agentsDialect, workspaceDialect, type FetchLike, type NativeClientOptions } from '../clients/src';
 import { connectV4, request } from './support/clients';
 import { FakeBackend } from './support/fake-backend';
 import { startGateway, urlOf } from './support/gateway';
 import { cleanUpAfterEach } from './support/lifecycle';
 import { token } from './support/tokens';
+import { failure, nextEvent as next } from './support/client-events';
 
 // Clients close before the gateways stop (hooks run in the order they are registered).
 const clients = new Set<NativeClient>();
@@ -23,20 +24,6 @@ function client(options: NativeClientOptions): NativeClient {
   clients.add(c);
   return c;
 }
-
-function next<K extends keyof ClientEvents>(c: NativeClient, event: K, match: (...args: Parameters<ClientEvents[K]>) => boolean = () => true, timeoutMs = 5000): Promise<Parameters<ClientEvents[K]>[0]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => (off(), reject(new Error(`timed out waiting for ${String(event)}`))), timeoutMs);
-    const off = c.on(event, ((...args: Parameters<ClientEvents[K]>) => {
-      if (!match(...args)) return;
-      clearTimeout(timer);
-      off();
-      resolve(args[0]);
-    }) as ClientEvents[K]);
-  });
-}
-
-const failure = (promise: Promise<unknown>): Promise<unknown> => promise.then(() => new Error('resolved instead of failing'), (err: unknown) => err);
 
 describe('the native client, seed 001 envelope (/ws)', () => {
   it('finds /ws through /ws/config, answers requests by correlation_id, and rejects errors as GatewayError', async () => {

@@ -1,11 +1,12 @@
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { NativeClient, agentsDialect, backoffDelay, workspaceDialect, type ClientEvents, type NativeClientOptions, type TokenReason } from '../clients/src';
+import { NativeClient, agentsDialect, backoffDelay, workspaceDialect, type NativeClientOptions, type TokenReason } from '../clients/src';
 import { collect, connectV4, request, waitFor } from './support/clients';
 import { startGateway, stopGateway, urlOf } from './support/gateway';
 import { cleanUpAfterEach } from './support/lifecycle';
 import { freePort } from './support/redis';
 import { token } from './support/tokens';
+import { nextEvent as next } from './support/client-events';
 
 // Clients close before the gateways stop (hooks run in the order they are registered).
 const clients = new Set<NativeClient>();
@@ -19,18 +20,6 @@ function client(options: NativeClientOptions): NativeClient {
   const c = new NativeClient({ backoff: { initialDelayMs: 20, maxDelayMs: 200 }, ...options });
   clients.add(c);
   return c;
-}
-
-function next<K extends keyof ClientEvents>(c: NativeClient, event: K, match: (...args: Parameters<ClientEvents[K]>) => boolean = () => true, timeoutMs = 5000): Promise<Parameters<ClientEvents[K]>[0]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => (off(), reject(new Error(`timed out waiting for ${String(event)}`))), timeoutMs);
-    const off = c.on(event, ((...args: Parameters<ClientEvents[K]>) => {
-      if (!match(...args)) return;
-      clearTimeout(timer);
-      off();
-      resolve(args[0]);
-    }) as ClientEvents[K]);
-  });
 }
 
 /**

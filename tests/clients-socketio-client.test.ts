@@ -1,10 +1,11 @@
-import { ClientError, GatewayError, SocketClient, type ClientEvents, type SocketClientOptions, type TokenReason } from '../clients/src';
+import { ClientError, GatewayError, SocketClient, type SocketClientOptions, type TokenReason } from '../clients/src';
 import { collect, connectV4, request, waitFor } from './support/clients';
 import { FakeBackend } from './support/fake-backend';
 import { startGateway, stopGateway, urlOf } from './support/gateway';
 import { cleanUpAfterEach } from './support/lifecycle';
 import { freePort } from './support/redis';
 import { token } from './support/tokens';
+import { failure, nextEvent as next } from './support/client-events';
 
 // Clients close before the gateways stop (hooks run in the order they are registered).
 const clients = new Set<SocketClient>();
@@ -20,21 +21,6 @@ function client(options: SocketClientOptions): SocketClient {
   clients.add(c);
   return c;
 }
-
-/** The client's next `event` (matching `match`), or a rejection after `timeoutMs`. */
-function next<K extends keyof ClientEvents>(c: SocketClient, event: K, match: (...args: Parameters<ClientEvents[K]>) => boolean = () => true, timeoutMs = 5000): Promise<Parameters<ClientEvents[K]>[0]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => (off(), reject(new Error(`timed out waiting for ${String(event)}`))), timeoutMs);
-    const off = c.on(event, ((...args: Parameters<ClientEvents[K]>) => {
-      if (!match(...args)) return;
-      clearTimeout(timer);
-      off();
-      resolve(args[0]);
-    }) as ClientEvents[K]);
-  });
-}
-
-const failure = (promise: Promise<unknown>): Promise<unknown> => promise.then(() => new Error('resolved instead of failing'), (err: unknown) => err);
 
 describe('the Socket.IO client of clients/', () => {
   it('resolves typed acks, rejects with the GatewayError code and details, and counts what it did', async () => {
