@@ -1,5 +1,6 @@
 import type { Socket as NetSocket } from 'node:net';
 import { Adapter, type BroadcastOptions } from 'socket.io-adapter';
+import { Socket as EngineSocket } from 'engine.io';
 import type { Server } from 'socket.io';
 import WebSocket from 'ws';
 import type { Logger } from './logger';
@@ -90,6 +91,8 @@ function frameOf(opts: PacketOptions): Buffer | undefined {
 }
 
 const noFlush = () => undefined;
+/** Engine.IO's own flush, put back on a connection once its batch is written. */
+const engineFlush = (EngineSocket.prototype as unknown as { flush: () => void }).flush;
 
 /** A connection's bytes for this tick and the socket they go to. */
 interface Batch {
@@ -102,8 +105,9 @@ const pending = new Map<EngineConn, Batch>();
 
 function writeBatches(): void {
   for (const [conn, { socket, buffers }] of pending) {
-    // Back to the prototype's flush (the instance property only deferred it for this tick).
-    delete (conn as { flush?: unknown }).flush;
+    // Engine.IO's flush again. Assigned rather than deleted: deleting a property would turn every
+    // batched connection into a slow dictionary-mode object.
+    conn.flush = engineFlush;
     if (conn.readyState === 'open' && socket.writable) {
       if (buffers.length === 1) {
         socket.write(buffers[0]);
