@@ -25,7 +25,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       `\nNo JWT_SECRET or JWT_PUBLIC_KEY set: using a generated development secret.\n` +
         `Development token (user dev-user, role admin, valid 24h):\n\n  ${issueDevToken(config.jwt.secret)}\n\n` +
-        `Connect: io("http://localhost:${gateway.port}", { auth: { token } })\n\n`,
+        `Connect: io("http://localhost:${gateway.port}", { auth: { token } })\n` +
+        `Demo: http://localhost:${gateway.port}/demo/ (open it in two windows)   Admin UI: http://localhost:${gateway.port}/admin/ (password: the token)\n\n`,
     );
   }
 
