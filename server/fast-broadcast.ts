@@ -17,8 +17,9 @@ import type { Logger } from './logger';
  * WebSocket transport whose Engine.IO write buffer and ws sender are empty gets the prebuilt frame
  * appended to its batch for this tick; one `process.nextTick` writes each socket's batch (one
  * `writev`), then lets Engine.IO flush whatever it was asked to send meanwhile (a direct emit, a
- * ping), behind the batch. Anything else (polling, an upgrade under way, a busy socket, binary,
- * permessage-deflate, native dialects) takes socket.io's own path, behind anything already queued,
+ * ping), behind the batch. Native dialect clients join the same batches with their dialect's frame,
+ * built once per broadcast and dialect (`FAST_WIRE`). Anything else (polling, an upgrade under way, a
+ * busy socket, binary, permessage-deflate) takes socket.io's own path, behind anything already queued,
  * so the order of what one socket receives never changes. Volatile packets are dropped only under
  * real back-pressure (the slow-consumer bound, MAX_BUFFERED_BYTES), not because a write is in flight.
  *
@@ -36,7 +37,7 @@ const PATCHED = Symbol.for('realtime-gateway.fastBroadcast.patched');
 const SENDER_IDLE = 0;
 const WS_OPEN = 1;
 
-interface WsLike {
+export interface WsLike {
   readyState: number;
   _socket?: NetSocket;
   _sender?: { _state?: number; _queue?: unknown[] };
@@ -123,15 +124,19 @@ function writeBatches(): void {
 }
 
 /**
- * The socket a frame may be written to straight away, without passing anything queued for this
- * connection (Engine.IO's write buffer and ws's sender both empty); undefined when it may not.
+ * A ws WebSocket's TCP socket when bytes may be written to it straight away: open, and ws's sender
+ * idle (not deflating, nothing queued), so that nothing sent before is passed. Undefined otherwise.
  */
+export function idleSocketOf(ws: WsLike | undefined): NetSocket | undefined {
+  const sender = ws?._sender;
+  return ws?.readyState === WS_OPEN && sender?._state === SENDER_IDLE && sender._queue?.length === 0 ? ws._socket : undefined;
+}
+
+/** The socket a Socket.IO client's frame may be written to now (Engine.IO's own WebSocket transport). */
 function engineSocket(conn: EngineConn): NetSocket | undefined {
   const transport = conn.transport;
   if (transport.name !== 'websocket' || transport.perMessageDeflate) return undefined;
-  const ws = transport.socket;
-  const sender = ws?._sender;
-  return ws?.readyState === WS_OPEN && sender?._state === SENDER_IDLE && sender._queue?.length === 0 ? ws._socket : undefined;
+  return idleSocketOf(transport.socket);
 }
 
 function batchFor(conn: EngineConn, socket: NetSocket): Batch {
@@ -172,6 +177,15 @@ function deliver(socket: RecipientSocket, packets: unknown[], opts: PacketOption
   socket.client.writeToEngine(packets, opts);
 }
 
+/** What every recipient of one broadcast shares: the encoded packets, their options, the prebuilt frame. */
+function encodeOnce(adapter: AdapterInternals, packet: { nsp?: string }, opts: BroadcastOptions) {
+  const flags = opts.flags ?? {};
+  const packetOpts: PacketOptions = { preEncoded: true, volatile: flags.volatile, compress: flags.compress };
+  packet.nsp = adapter.nsp.name;
+  const packets = adapter._encode(packet, packetOpts);
+  return { packets, packetOpts, frame: frameOf(packetOpts) };
+}
+
 type Broadcast = (this: AdapterInternals, packet: { nsp?: string; id?: number }, opts: BroadcastOptions) => void;
 type BroadcastWithAck = (
   this: AdapterInternals,
@@ -189,11 +203,7 @@ function patchAdapter(): void {
   proto.broadcast = function (packet, opts) {
     const fast = this.nsp.server[ENABLED];
     if (!fast) return original.broadcast.call(this, packet, opts);
-    const flags = opts.flags ?? {};
-    const packetOpts: PacketOptions = { preEncoded: true, volatile: flags.volatile, compress: flags.compress };
-    packet.nsp = this.nsp.name;
-    const packets = this._encode(packet, packetOpts);
-    const frame = frameOf(packetOpts);
+    const { packets, packetOpts, frame } = encodeOnce(this, packet, opts);
     this.apply(opts, (socket) => {
       socket.notifyOutgoingListeners?.(packet);
       deliver(socket, packets, packetOpts, frame, fast);
@@ -203,12 +213,9 @@ function patchAdapter(): void {
   proto.broadcastWithAck = function (packet, opts, clientCountCallback, ack) {
     const fast = this.nsp.server[ENABLED];
     if (!fast) return original.broadcastWithAck.call(this, packet, opts, clientCountCallback, ack);
-    const flags = opts.flags ?? {};
-    const packetOpts: PacketOptions = { preEncoded: true, volatile: flags.volatile, compress: flags.compress };
-    packet.nsp = this.nsp.name;
+    // One id for every recipient, as socket.io does (the namespace's counter is shared: no duplicates).
     packet.id = this.nsp._ids++;
-    const packets = this._encode(packet, packetOpts);
-    const frame = frameOf(packetOpts);
+    const { packets, packetOpts, frame } = encodeOnce(this, packet, opts);
     let clientCount = 0;
     this.apply(opts, (socket) => {
       clientCount++;

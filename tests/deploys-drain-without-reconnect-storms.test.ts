@@ -10,6 +10,7 @@ import { PodProcess } from './support/pods';
 import { ServiceProxyProcess } from './support/service-proxy';
 import { token } from './support/tokens';
 import type { LegacySocket } from './support/clients';
+import { Progress } from './support/progress';
 // socket.io-client 2.x, installed under an alias, for the legacy (Engine.IO 3) protocol.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ioV2: (url: string, opts?: Record<string, unknown>) => LegacySocket = require('socket.io-client-v2');
@@ -42,30 +43,6 @@ interface Tracked {
   /** Disconnect reasons (Socket.IO) or close codes and reasons (native). */
   readonly closes: string[];
   stop(): void;
-}
-
-/** Event-driven waits: `until` re-checks its condition whenever a client reports something. */
-class Progress {
-  private readonly waiters = new Set<() => void>();
-  notify(): void {
-    for (const check of [...this.waiters]) check();
-  }
-  until(condition: () => boolean, timeoutMs: number, what: string, detail: () => string = () => ''): Promise<void> {
-    if (condition()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!condition()) return;
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out waiting for ${what} ${detail()}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-    });
-  }
 }
 
 const progress = new Progress();

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freeClusterPort } from '../lib/ports';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,29 +32,6 @@ const dirs = new Set<string>();
 process.once('exit', () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-
-/** Whether `port` can be bound on 127.0.0.1 right now. */
-function portFree(port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** A free port whose cluster bus port (port + 10000) is free too. */
-async function freeClusterPort(taken: Set<number>): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = 20000 + Math.floor(Math.random() * 35000);
-    if (taken.has(port) || taken.has(port + 10000)) continue;
-    if ((await portFree(port)) && (await portFree(port + 10000))) {
-      taken.add(port);
-      taken.add(port + 10000);
-      return port;
-    }
-  }
-  throw new Error('no free port pair for a Redis Cluster node');
-}
 
 async function startNode(dir: string, port: number): Promise<Child> {
   const name = `redis-cluster-${port}`;

@@ -1,16 +1,12 @@
-import type { Socket as NetSocket } from 'node:net';
 import { Transport } from 'engine.io';
 import WebSocket from 'ws';
-import { FAST_WIRE, type FastWire } from '../fast-broadcast';
+import { FAST_WIRE, idleSocketOf, type FastWire, type WsLike } from '../fast-broadcast';
 
 /** `ws` internals used to send one pre-framed buffer to many sockets (as Socket.IO's adapter does). */
 const { Sender } = WebSocket as unknown as {
   Sender: { frame(data: Buffer, options: { readOnly: boolean; mask: boolean; rsv1: boolean; opcode: number; fin: boolean }): Buffer[] };
 };
-type RawSender = { sendFrame(list: readonly Buffer[], cb?: (err?: Error) => void): void; _state?: number; _queue?: unknown[] };
-/** ws's private parts the fast broadcast path checks (pinned ws 8; see server/fast-broadcast.ts). */
-type WsInternals = { _sender: RawSender; _socket?: NetSocket };
-const SENDER_IDLE = 0;
+type RawSender = { sendFrame(list: readonly Buffer[], cb?: (err?: Error) => void): void };
 const FRAME_OPTIONS = { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true };
 
 /**
@@ -121,11 +117,11 @@ export class NativeTransport extends Transport {
    * and ws's sender idle, so nothing queued is passed. `null`: the dialect has no frame for it.
    */
   readonly [FAST_WIRE]: FastWire = (encoded, options) => {
-    const ws = this.ws as unknown as WsInternals;
-    if (this.ws.readyState !== WebSocket.OPEN || ws._sender._state !== SENDER_IDLE || ws._sender._queue?.length !== 0 || !ws._socket) return undefined;
+    const socket = idleSocketOf(this.ws as unknown as WsLike);
+    if (!socket) return undefined;
     const frame = this.sink.outgoing(encoded, options);
     if (frame === undefined) return null;
-    return { socket: ws._socket, wire: typeof frame === 'string' ? Sender.frame(Buffer.from(frame), FRAME_OPTIONS) : frame.wire };
+    return { socket, wire: typeof frame === 'string' ? Sender.frame(Buffer.from(frame), FRAME_OPTIONS) : frame.wire };
   };
 
   private write(frame: OutgoingFrame, cb?: (err?: Error) => void): void {

@@ -2,8 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { Upload } from '@tus/utils';
 import { ErrorCodes, GatewayError } from '../../shared/errors';
-import type { UploadTicket } from '../../shared/messages/uploads';
-import { uploadPercentage } from '../../shared/messages/uploads';
+import { uploadPercentage, type UploadTicket } from '../../shared/messages/uploads';
 import { userRoom } from '../../shared/rooms';
 import { createOriginCheck } from '../auth/origins';
 import type { TrustProxy } from '../config';
@@ -147,11 +146,10 @@ export const registerUploads: Feature = (ctx) => {
     }
   });
 
-  const disposeRelay = registerUploadRelay(ctx, admission);
+  registerUploadRelay(ctx, admission);
 
   return () => {
     clearInterval(sweeper);
     endRunning();
-    disposeRelay();
   };
 };

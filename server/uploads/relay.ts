@@ -27,7 +27,7 @@ const invalid = (message: string, path: string) => new GatewayError(ErrorCodes.I
  * client (the gateway reports that one). The event names the uploader (`user_id`) and carries the
  * gateway's own percentage; a completion's file name is sanitized and its URL must be http(s).
  */
-export function registerUploadRelay(ctx: FeatureContext, admission: UploadAdmission): () => void {
+export function registerUploadRelay(ctx: FeatureContext, admission: UploadAdmission): void {
   const files = new WeakMap<GatewaySocket, Map<string, Relayed>>();
 
   /** The socket's record of a file; the first message about it starts the ownership check. */
@@ -83,6 +83,4 @@ export function registerUploadRelay(ctx: FeatureContext, admission: UploadAdmiss
     };
     ctx.rooms.toRooms(to, 'file_upload_complete', event, { except: call.socket });
   });
-
-  return () => undefined;
 }

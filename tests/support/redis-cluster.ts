@@ -1,37 +1,15 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient } from 'redis';
+import { freeClusterPort } from '../../bench/lib/ports';
 import { createDataCluster, type RedisClusterClient } from '../../server/cluster/redis';
+import { redisServerReady } from './redis';
 
 const run = promisify(execFile);
-
-/** Whether `port` can be bound on 127.0.0.1 right now. */
-async function portFree(port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** A free port whose cluster bus port (port + 10000) is free too. */
-async function freeClusterPort(taken: Set<number>): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = 20000 + Math.floor(Math.random() * 35000);
-    if (taken.has(port) || taken.has(port + 10000)) continue;
-    if ((await portFree(port)) && (await portFree(port + 10000))) {
-      taken.add(port);
-      taken.add(port + 10000);
-      return port;
-    }
-  }
-  throw new Error('no free port pair for a cluster node');
-}
 
 /** Every redis-server started here: killed when the test process exits, however it ends. */
 const live = new Set<ChildProcess>();
@@ -107,22 +85,7 @@ export class TestRedisCluster {
     );
     node.proc = proc;
     live.add(proc);
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server ${node.port} did not start: ${output}`)), 10_000);
-      proc.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('Ready to accept connections')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`redis-server ${node.port} exited with ${code}: ${output}`));
-      });
-    });
-    proc.removeAllListeners('exit');
+    await redisServerReady(proc, `redis-server ${node.port}`);
   }
 
   /** SIGKILLs node `i` (no goodbye to its clients) and waits until it is gone. */

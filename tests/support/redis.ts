@@ -37,22 +37,7 @@ export class TestRedis {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output}`)), 10_000);
-      proc.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('Ready to accept connections')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`redis-server exited with ${code}: ${output}`));
-      });
-    });
-    proc.removeAllListeners('exit');
+    await redisServerReady(proc, 'redis-server');
   }
 
   /** Kills the server (SIGKILL: no goodbye to clients) and waits for it to be gone. */
@@ -78,4 +63,24 @@ export class TestRedis {
     this.clients.clear();
     await this.kill();
   }
+}
+
+/** Resolves once a spawned redis-server says it accepts connections; rejects if it exits first or after 10 s. */
+export async function redisServerReady(proc: ChildProcess, what: string): Promise<void> {
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${output}`)), 10_000);
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}: ${output}`));
+    });
+  });
+  proc.removeAllListeners('exit');
 }

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { get } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { Progress } from './progress';
 
 /** What the proxy last saw of a backend's readiness. */
 export interface BackendState {
@@ -31,7 +32,8 @@ export class ServiceProxy {
   private readonly backends: BackendState[] = [];
   private readonly sockets = new Set<Socket>();
   private readonly probing = new Set<number>();
-  private readonly waiters = new Set<() => void>();
+  /** Re-checks `until` conditions after every probe. */
+  private readonly progress = new Progress();
   private next = 0;
   private readonly timer: NodeJS.Timeout;
 
@@ -82,20 +84,7 @@ export class ServiceProxy {
 
   /** Resolves once `condition` holds, re-checked after every probe; rejects after `timeoutMs`. */
   until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (condition()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!condition()) return;
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out waiting for ${what}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-    });
+    return this.progress.until(condition, timeoutMs, what);
   }
 
   /** Stops probing, refuses new connections and cuts every forwarded one. */
@@ -118,7 +107,7 @@ export class ServiceProxy {
         backend.unreadySince = Date.now();
         backend.unreadyProbe = status;
       }
-      for (const check of [...this.waiters]) check();
+      this.progress.notify();
     };
     // A new connection per probe (no keep-alive), as the kubelet probes.
     const req = get({ host: '127.0.0.1', port: backend.port, path: '/readyz', agent: false, timeout: this.probeMs * 10 }, (res) => {
