@@ -1,7 +1,7 @@
 import type { Socket as NetSocket } from 'node:net';
 import { Adapter, type BroadcastOptions } from 'socket.io-adapter';
 import { Socket as EngineSocket } from 'engine.io';
-import type { Server } from 'socket.io';
+import type { Server, Socket } from 'socket.io';
 import WebSocket from 'ws';
 import type { Logger } from './logger';
 
@@ -64,6 +64,7 @@ interface RecipientSocket {
   client: { conn: EngineConn; writeToEngine(packets: unknown[], opts: unknown): void };
   acks: Map<number, unknown>;
   notifyOutgoingListeners?: (packet: unknown) => void;
+  _anyOutgoingListeners?: unknown[];
 }
 
 interface AdapterInternals {
@@ -151,7 +152,10 @@ function batchFor(conn: EngineConn, socket: NetSocket): Batch {
   return batch;
 }
 
-function deliver(socket: RecipientSocket, packets: unknown[], opts: PacketOptions, frame: Buffer | undefined, fast: FastOptions): void {
+/** A packet's WebSocket frame, or how to build it when a recipient can take it (built at most once per recipient). */
+type FrameSource = Buffer | (() => Buffer) | undefined;
+
+function deliver(socket: RecipientSocket, packets: unknown[], opts: PacketOptions, frame: FrameSource, fast: FastOptions): void {
   const conn = socket.client.conn;
   if (conn.readyState === 'open' && !conn.upgrading && conn.writeBuffer.length === 0) {
     const ownWire = conn.transport[FAST_WIRE];
@@ -169,12 +173,47 @@ function deliver(socket: RecipientSocket, packets: unknown[], opts: PacketOption
       const raw = engineSocket(conn);
       if (raw) {
         if (opts.volatile && fast.dropVolatile(conn)) return;
-        batchFor(conn, raw).buffers.push(frame);
+        batchFor(conn, raw).buffers.push(typeof frame === 'function' ? frame() : frame);
         return;
       }
     }
   }
   socket.client.writeToEngine(packets, opts);
+}
+
+/**
+ * The header of an unmasked, unfragmented WebSocket text frame (RFC 6455 section 5.2) whose payload
+ * is `length` bytes, as ws's `Sender.frame` writes it for a server.
+ */
+export function textFrameHeader(length: number): Buffer {
+  if (length < 126) return Buffer.from([0x81, length]);
+  if (length < 0x10000) {
+    const header = Buffer.from([0x81, 126, 0, 0]);
+    header.writeUInt16BE(length, 2);
+    return header;
+  }
+  const header = Buffer.from([0x81, 127, 0, 0, 0, 0, 0, 0, 0, 0]);
+  header.writeUIntBE(length, 4, 6);
+  return header;
+}
+
+/**
+ * One packet to one socket, encoded by the caller: `text` is socket.io-parser's string of one text
+ * packet in the socket's namespace (what `socket.emit` would encode), `frame()` builds its WebSocket
+ * frame (header and the Engine.IO message `4` + text), `args()` the emitted arguments, asked only
+ * when the socket has outgoing listeners. For producers that send many sockets nearly the same
+ * packet (stream items, each subscriber with its own subscription id): the shared part is encoded
+ * once, and each recipient is written as a broadcast's are, into this tick's batch when it may be
+ * written now, else through socket.io's own path (always, when FAST_BROADCAST is off).
+ */
+export function sendEncoded(socket: Socket, text: string, frame: () => Buffer, args: () => unknown[]): void {
+  const recipient = socket as unknown as RecipientSocket;
+  if (recipient.client.conn.readyState !== 'open') return; // socket.io's Client._packet drops it too
+  if (recipient._anyOutgoingListeners?.length) recipient.notifyOutgoingListeners?.({ type: 2, nsp: socket.nsp.name, data: args() });
+  const opts: PacketOptions = { preEncoded: true };
+  const fast = (socket.nsp.server as unknown as { [ENABLED]?: FastOptions })[ENABLED];
+  if (fast) deliver(recipient, [text], opts, frame, fast);
+  else recipient.client.writeToEngine([text], opts);
 }
 
 /** What every recipient of one broadcast shares: the encoded packets, their options, the prebuilt frame. */

@@ -3,6 +3,7 @@ import { ErrorCodes, GatewayError } from '../../shared/errors';
 import type { StreamItem, SubscriptionType } from '../../shared/messages/streams';
 import { streamRoom } from '../../shared/rooms';
 import { streamRoutes } from '../http/streams';
+import { DataEvent } from '../streams/data-event';
 import { StreamHub } from '../streams/hub';
 import { SubscriptionRegistry, type Subscription } from '../streams/registry';
 import { dataSubscription, metricSubscription } from '../streams/subscriptions';
@@ -37,9 +38,10 @@ export const registerStreams: Feature = (ctx) => {
     let sent = 0;
     let metricUpdates = 0;
     for (const item of items) {
+      const event = new DataEvent(type, item);
       registry.forEachMatch(type, item, (sub) => {
         if (!sub.socket.connected) return;
-        sub.deliver(item);
+        sub.deliver(item, event);
         if (sub.kind === 'metric') metricUpdates++;
         else sent++;
       });

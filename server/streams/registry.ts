@@ -1,5 +1,6 @@
 import type { FilterScalar, StreamItem, SubscriptionType } from '../../shared/messages/streams';
 import type { GatewaySocket } from '../types';
+import type { DataEvent } from './data-event';
 import type { Matcher, Selector } from './matcher';
 
 /** One subscription of one socket on this pod. */
@@ -10,8 +11,11 @@ export interface Subscription {
   readonly type: SubscriptionType;
   readonly socket: GatewaySocket;
   readonly matcher: Matcher;
-  /** Sends one matching item to the subscriber, in its own event (`data` or `metric_update`). */
-  deliver(item: StreamItem): void;
+  /**
+   * Sends one matching item to the subscriber, in its own event (`data` or `metric_update`);
+   * `event` is the item's `data` event, encoded once for every subscriber of this pod.
+   */
+  deliver(item: StreamItem, event: DataEvent): void;
 }
 
 /** Subscriptions keyed by one selector's value: `byValue.get(v)` holds those that accept `v` there. */

@@ -1,23 +1,25 @@
-import { StreamItemKeys, type StreamFilters, type StreamItem, type SubscriptionType } from '../../shared/messages/streams';
+import { type StreamFilters, type StreamItem, type SubscriptionType } from '../../shared/messages/streams';
 import { clientRoom } from '../../shared/rooms';
 import type { GatewaySocket } from '../types';
+import { EncodedId } from './data-event';
 import { clause, compileFilters, matcherOf, type Selector } from './matcher';
 import type { Subscription } from './registry';
 
 /**
  * A seed 003 subscription: filters compiled once; each matching item goes to the socket as its own
  * `data {subscription_id, data: {<event|metric|alert|prediction|aggregation|status>: item,
- * subscription_type}}` (the streaming dialect moves subscription_id to its envelope).
+ * subscription_type}}` (the streaming dialect moves subscription_id to its envelope), spliced from
+ * the item's shared encoding (server/streams/data-event.ts).
  */
 export function dataSubscription(id: string, socket: GatewaySocket, type: SubscriptionType, filters: StreamFilters): Subscription {
-  const key = StreamItemKeys[type];
+  const encodedId = new EncodedId(id);
   return {
     id,
     kind: 'data',
     type,
     socket,
     matcher: compileFilters(filters),
-    deliver: (item) => socket.emit('data', { subscription_id: id, data: { [key]: item, subscription_type: type } }),
+    deliver: (_item, event) => event.sendTo(socket, encodedId),
   };
 }
 
