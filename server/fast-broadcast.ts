@@ -50,7 +50,7 @@ export interface WsLike {
  * path runs). Called at most once per recipient and packet.
  */
 export const FAST_WIRE = Symbol.for('realtime-gateway.fastBroadcast.wire');
-export type FastWire = (encoded: string, options: object) => { readonly socket: NetSocket; readonly wire: readonly Buffer[] } | null | undefined;
+export type FastWire = (encoded: string, options: object) => { readonly socket: NetSocket; readonly wire: Buffer } | null | undefined;
 
 interface EngineConn {
   readyState: string;
@@ -165,7 +165,7 @@ function deliver(socket: RecipientSocket, packets: unknown[], opts: PacketOption
         const out = ownWire.call(conn.transport, packets[0], opts);
         if (out === null) return;
         if (out !== undefined) {
-          batchFor(conn, out.socket).buffers.push(...out.wire);
+          batchFor(conn, out.socket).buffers.push(out.wire);
           return;
         }
       }

@@ -14,10 +14,17 @@ const FRAME_OPTIONS = { readOnly: false, mask: false, rsv1: false, opcode: 1, fi
  * to each socket as is. Only valid without permessage-deflate, which the native server disables.
  */
 export class PreparedFrame {
-  readonly wire: readonly Buffer[];
+  /** Header and payload in one Buffer: one write per recipient, not a corked pair. */
+  readonly wire: Buffer;
   constructor(readonly text: string) {
-    this.wire = Sender.frame(Buffer.from(text), FRAME_OPTIONS);
+    this.wire = frameBytes(text);
   }
+}
+
+/** A text frame, header and payload, as one Buffer. */
+function frameBytes(text: string): Buffer {
+  const [header, payload] = Sender.frame(Buffer.from(text), FRAME_OPTIONS);
+  return Buffer.concat([header, payload], header.length + payload.length);
 }
 
 export type OutgoingFrame = string | PreparedFrame;
@@ -121,12 +128,12 @@ export class NativeTransport extends Transport {
     if (!socket) return undefined;
     const frame = this.sink.outgoing(encoded, options);
     if (frame === undefined) return null;
-    return { socket, wire: typeof frame === 'string' ? Sender.frame(Buffer.from(frame), FRAME_OPTIONS) : frame.wire };
+    return { socket, wire: typeof frame === 'string' ? frameBytes(frame) : frame.wire };
   };
 
   private write(frame: OutgoingFrame, cb?: (err?: Error) => void): void {
     if (typeof frame === 'string') this.ws.send(frame, TEXT, cb);
-    else (this.ws as unknown as { _sender: RawSender })._sender.sendFrame(frame.wire, cb);
+    else (this.ws as unknown as { _sender: RawSender })._sender.sendFrame([frame.wire], cb);
   }
 
   doClose(fn?: () => void): void {
