@@ -25,7 +25,7 @@ import { REPO_ROOT } from './servers/targets';
  * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells,flood,ai,upload,sharded,streams]
  *   [--servers=ws,socketio,gateway,relay] [--sizes=1000,5000] [--flood-seconds=20] [--ai-streams=200]
  *   [--ai-intervals=50,0] [--upload-mb=500] [--sharded-rate=1000] [--sharded-pods=1,2,3]
- *   [--stream-rate=1000] [--stream-clients=1000] [--profile] [--write-docs]`
+ *   [--stream-rate=1000] [--stream-room-rate=100] [--stream-clients=1000] [--profile] [--write-docs]`
  * The gateway (built, as it ships) against bare socket.io and raw ws, started here as child
  * processes on 127.0.0.1, loaded by one or two client processes. Every child is stopped at the
  * end, on error, on SIGINT/SIGTERM and when the global time bound passes.
@@ -110,7 +110,10 @@ async function main(): Promise<number> {
       await shardedScenario(ctx);
     }
     if (wants(plan, 'streams') && plan.streamClients > 0) {
-      log(`\n[11] streams: ${plan.streamClients} clients, one filtered subscription each (1 in ${plan.streamValues} items matches), ${plan.streamRate} items/s in batches of ${plan.streamBatch}, against the same deliveries as room broadcasts (${elapsed()})`);
+      log(
+        `\n[11] streams: ${plan.streamClients} clients, one filtered subscription each (1 in ${plan.streamValues} items matches), ${plan.streamRate} items/s in batches of ${plan.streamBatch}, ` +
+          `against the same clients in one room, every item one REST broadcast to all of them at ${round(plan.streamRoomRate, 1)} items/s (${elapsed()})`,
+      );
       await guarded(ctx, 'streams', () => streamsScenario(ctx));
     }
   } catch (err) {

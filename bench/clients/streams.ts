@@ -9,7 +9,8 @@ import { groups, pool, pushError, state, wakeAll, type Group } from './worker-st
  * - `stream`: Socket.IO on `/streams`, each client one `subscribe {type, filters: {<path>: v}}`
  *   (acked with a subscription_id) and every `data` event a delivery;
  * - `room`: Socket.IO on `/`, each client `join_room` of room `<roomPrefix><v>` (acked) and every
- *   `<event>` (a REST room broadcast) a delivery.
+ *   `<event>` (a REST room broadcast) a delivery; the scenario gives this path one value, so every
+ *   client is in room `<roomPrefix>0` and every item is meant for every client.
  * Client k of the scenario (global index) has value v = k % values. Every item's stamp carries
  * `p = phase * VALUE_SPAN + value` (the item's own filter value), so each delivery is counted per
  * client and checked against the client's value without parsing the frame: a delivery of another

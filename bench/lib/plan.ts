@@ -61,13 +61,16 @@ export interface Plan {
   shardedSeconds: number;
   /**
    * Streams (issue 10; 0 clients: skipped): `streamClients` clients on `/streams`, each with one
-   * subscription filtering on one of `streamValues` values, against the same clients in
-   * `streamValues` rooms fed by REST room broadcasts; `streamRate` items a second in all, POSTed in
-   * batches of `streamBatch`, for `streamSeconds` (`--stream-rate=1000`, `--stream-clients=1000`).
+   * subscription filtering on one of `streamValues` values, fed `streamRate` items a second POSTed in
+   * batches of `streamBatch`; against the same clients in one room, each item one REST room
+   * broadcast reaching all of them, `streamRoomRate` items a second (by default streamRate /
+   * streamValues: the same deliveries a second). Each for `streamSeconds` (`--stream-rate=1000`,
+   * `--stream-room-rate=1000`, `--stream-clients=1000`).
    */
   streamClients: number;
   streamValues: number;
   streamRate: number;
+  streamRoomRate: number;
   streamBatch: number;
   streamSeconds: number;
   /** Scenarios to run (all by default; `--only=fanout,memory`). */
@@ -124,6 +127,7 @@ export function planFrom(argv: string[]): Plan {
         streamClients: 0,
         streamValues: 10,
         streamRate: 1000,
+        streamRoomRate: 100,
         streamBatch: 50,
         streamSeconds: 6,
         only: null,
@@ -171,6 +175,7 @@ export function planFrom(argv: string[]): Plan {
         streamClients: 1000,
         streamValues: 10,
         streamRate: 1000,
+        streamRoomRate: 100,
         streamBatch: 50,
         streamSeconds: 6,
         only: null,
@@ -201,6 +206,8 @@ export function planFrom(argv: string[]): Plan {
   if (shardedPods?.length) base.shardedPods = shardedPods;
   const streamRate = Number(value('stream-rate'));
   if (streamRate >= 10 && streamRate <= 100_000) base.streamRate = Math.floor(streamRate);
+  const streamRoomRate = Number(value('stream-room-rate'));
+  base.streamRoomRate = streamRoomRate >= 1 && streamRoomRate <= 100_000 ? Math.floor(streamRoomRate) : base.streamRate / base.streamValues;
   const streamClients = Number(value('stream-clients'));
   if (streamClients >= base.streamValues && streamClients <= 20_000) base.streamClients = Math.floor(streamClients);
   base.profile = flag('profile');

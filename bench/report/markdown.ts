@@ -39,6 +39,7 @@ export interface MarkdownInput {
     streamClients: number;
     streamValues: number;
     streamRate: number;
+    streamRoomRate: number;
     streamBatch: number;
     streamSeconds: number;
   };
@@ -214,20 +215,25 @@ ${list(d.failures)}
   client k with one \`subscribe {type: "events", filters: {"payload.shard": k mod ${d.plan.streamValues}}}\`; the publisher
   (the harness, \`node:http\` with keep-alive) POSTs \`/api/v1/streams/events\` with \`X-API-Key\`, one batch of
   ${d.plan.streamBatch} items every ${Math.round((d.plan.streamBatch * 1000) / d.plan.streamRate)} ms (${d.plan.streamRate} items a second) for ${d.plan.streamSeconds} s, item i with \`payload.shard\` = i mod ${d.plan.streamValues}, so
-  each item matches 1 in ${d.plan.streamValues} subscriptions and goes out as one \`data\` event each. **Room broadcasts**
-  (the baseline): the clients on \`/\`, client k in room \`bench-streams-<k mod ${d.plan.streamValues}>\` (\`join_room\`), and each
-  item, at the same times, one \`POST /api/v1/ws/rooms/{room}/broadcast\` to its value's room (the REST
-  API has no batched broadcast, so this path makes one HTTP request per item where the stream path
-  makes one per batch). Both paths deliver the same number of frames of about the same size. Every
-  item carries a monotonic send stamp taken when its request body is built and its filter value;
-  latency is receive minus stamp for every delivery. Server CPU (\`/proc\`) over the phase ÷ deliveries,
-  and ÷ items published; \`stream_cpu_per_item_vs_room\` is the stream path's CPU per delivered item
+  each item matches 1 in ${d.plan.streamValues} subscriptions and goes out as one \`data\` event each. **One-room broadcast**
+  (the baseline, the issue's): the same number of clients on \`/\`, all in one room (\`join_room\`), and each
+  item one \`POST /api/v1/ws/rooms/{room}/broadcast\` reaching all ${d.plan.streamClients}, unfiltered (the REST API has no
+  batched broadcast, so this path makes one HTTP request per item where the stream path makes one
+  per batch), ${d.plan.streamRoomRate} items a second evenly spaced for ${d.plan.streamSeconds} s. By default the room rate is the stream
+  rate ÷ ${d.plan.streamValues}, so that both paths offer the same deliveries a second; the issue's literal ${d.plan.streamRate} items a
+  second to the room (${d.plan.streamRate * d.plan.streamClients} deliveries a second, beyond a small machine) is \`--stream-room-rate=${d.plan.streamRate}\`.
+  Every item carries a monotonic send stamp taken when its request body is built and the value it is
+  meant for; latency is receive minus stamp for every delivery. Server CPU (\`/proc\`) over the phase ÷
+  deliveries, and ÷ items published; \`stream_cpu_per_item_vs_room\` is the stream path's CPU per delivered item
   ÷ the room path's (lower is better). Because the room path pays one HTTP request per item, the
-  server CPU of one broadcast POST to a room nobody joined is measured once (as many POSTs as a
-  second of items, same pacing) and, for the "net of requests" figures and
-  \`stream_cpu_per_item_vs_room_net\`, subtracted once per POST from both paths. Correctness: 0.5 s after the last delivery, each client's
-  count of items of its value must equal the items published with that value, and no item of another
-  value may have reached it; any difference is a failure. One unrecorded warm-up of 1 s per path.
+  server CPU of one broadcast POST to a room nobody joined is measured once (2 s of POSTs at the
+  room path's pacing, at least 200) and, for the "net of requests" figures and
+  \`stream_cpu_per_item_vs_room_net\`, subtracted once per POST from both paths. Correctness: 0.5 s after the last delivery, each
+  stream client's count of items of its value must equal the items published with that value, with no
+  item of another value, and each room client's count must equal every item published; any difference
+  is a failure. The wait for a phase's deliveries is bounded (3 x its publishing time + its deliveries
+  at 20,000 a second + 20 s), and the server is let drain (at most 30 s) before the next phase. One
+  unrecorded warm-up of 1 s per path.
 - **Joining:** "join all s" is the time from the first \`join_room\` until the server is idle again,
   and "MB pushed while joining" what the clients received meanwhile (room_state, user_joined):
   the gateway announces joins to the room up to \`PRESENCE_BROADCAST_MAX_USERS\` (100) members;
@@ -247,13 +253,13 @@ npm run bench -- --only=fanout,memory --servers=socketio,gateway --sizes=1000 --
 npm run bench -- --only=memory --servers=gateway --sizes=5000 --profile   # gateway CPU profiles in bench/results/profiles/
 npm run bench -- --only=ai      # AI streaming: gateway vs a plain SSE relay, about 70 s (--ai-streams=N, --ai-intervals=50,0, --servers=relay,gateway)
 npm run bench -- --only=upload  # uploads: the tus endpoint vs fs.createWriteStream, about 20 s (--upload-mb=N)
-npm run bench -- --only=streams # filtered stream subscriptions vs room broadcasts, about 1 minute (--stream-rate=N, --stream-clients=N)
+npm run bench -- --only=streams # filtered stream subscriptions vs one room broadcast, about 90 s (--stream-rate=N, --stream-room-rate=N, --stream-clients=N)
 npm run bench -- --only=sharded # many small rooms on 1, 2, 3 pods of a local 3-master Redis Cluster, about 2 minutes (--sharded-rate=N, --sharded-pods=1,2,3)
 node dist/bench/ab-gateways.js --a=<dir> --b=<dir>   # two gateway builds (each with dist/), repetitions interleaved
 \`\`\`
 
 \`redis-server\` must be on the PATH for the cluster scenario (and \`redis-cli\`, Redis 7, for sharded). Scenarios: fanout, steady, memory
-(with the connect storm), cluster, native, cells, flood (\`--only=flood\`, about 4 minutes), ai (\`--only=ai\`, about 70 s), upload (\`--only=upload\`, about 20 s), sharded (\`--only=sharded\`, about 2 minutes), streams (\`--only=streams\`, about 1 minute). The exit code is 1 when a figure could not be
+(with the connect storm), cluster, native, cells, flood (\`--only=flood\`, about 4 minutes), ai (\`--only=ai\`, about 70 s), upload (\`--only=upload\`, about 20 s), sharded (\`--only=sharded\`, about 2 minutes), streams (\`--only=streams\`, about 90 s; 5 minutes with \`--stream-room-rate=1000\`). The exit code is 1 when a figure could not be
 measured (listed under failures). The output ends with one JSON line
 per figure and a JSON summary line; \`bench/results/latest.json\` holds everything and
 \`bench/results/fanout.svg\` the chart.
