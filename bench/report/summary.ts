@@ -101,7 +101,8 @@ export function summarize(results: Results, plan: Plan): Summary {
     sharded_deliveries_missing: worst(plan.shardedPods.map((p) => results.get('sharded', shardedLabel(p), hn, 'deliveries_missing')?.max ?? null), (a, b) => Math.max(a, b)),
     sharded_deliveries_extra: worst(plan.shardedPods.map((p) => results.get('sharded', shardedLabel(p), hn, 'deliveries_extra')?.max ?? null), (a, b) => Math.max(a, b)),
     // Streams (issue 10): server CPU per delivered item of filtered stream subscriptions / of the
-    // same deliveries as REST room broadcasts, same clients, same item rate (lower is better), and
+    // same clients in one room receiving every item by REST room broadcast, the same deliveries a
+    // second unless --stream-room-rate (lower is better), and
     // the worst repetition's missing and extra (or misrouted) deliveries of either path.
     stream_cpu_per_item_vs_room: ratio(med('streams', STREAM_SUBS, plan.streamClients, 'cpu_us_per_delivery'), med('streams', STREAM_ROOMS, plan.streamClients, 'cpu_us_per_delivery')),
     // The same ratio with each POST's cost (a room broadcast POST reaching nobody, measured once) taken
