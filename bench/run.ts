@@ -102,7 +102,7 @@ async function main(): Promise<number> {
       await aiScenario(ctx);
     }
     if (wants(plan, 'upload') && plan.uploadMb > 0) {
-      log(`\n[9] uploads: ${plan.uploadMb} MB through the tus endpoint against fs.createWriteStream (${elapsed()})`);
+      log(`\n[9] uploads: ${plan.uploadMb} MB through the tus endpoint against a bare node:http pipe and fs.createWriteStream (${elapsed()})`);
       await uploadScenario(ctx);
     }
     if (wants(plan, 'sharded') && plan.shardedRooms > 0) {

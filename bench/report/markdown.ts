@@ -181,12 +181,22 @@ ${list(d.failures)}
   phase ÷ tokens delivered. The three paths alternate within each repetition, after one unrecorded
   warm-up of 100 tokens a stream each.
 - **Uploads (scenario 9, issue 11; \`--only=upload\`, not in --quick):** one file of ${d.plan.uploadMb} MB (a 1 MiB random
-  block repeated) written by a plain \`fs.createWriteStream\` in the harness, then sent through the
-  gateway's tus endpoint (a \`POST\`, then one \`PATCH\` streamed from the harness with back-pressure)
-  to its disk store on the same file system. MB/s = bytes ÷ wall time to the end of the last write
-  (the 204). The gateway's RSS is read from \`/proc\` every 50 ms during the \`PATCH\`; "peak RSS
-  growth" is the highest reading minus the one just before (the worst repetition counts). The stored
-  file's sha256 is checked against the bytes sent.
+  block repeated) written to one directory by three paths: (a) a plain \`fs.createWriteStream\` in the
+  harness (1 MiB writes, 1 MiB highWaterMark, as the gateway's disk store); (b) a bare \`node:http\`
+  server, its own process (bench/servers/upload-pipe.ts), that pipes the request body into
+  \`fs.createWriteStream\` and answers 204 once the file is closed; (c) the gateway's tus endpoint (a
+  \`POST\`, then the measured \`PATCH\`) to its disk store. (b) and (c) get the same \`PATCH\` from the
+  same harness code over loopback, 1 MiB writes with back-pressure. Each repetition starts a fresh
+  gateway and pipe server and measures a, b, c, c, b, a; before every measured write the previous file
+  is deleted, \`sync -f\` runs and an unmeasured plain write of the same size is made and deleted, so
+  every path starts from the same page-cache state (on this VM, pages freed seconds earlier are
+  handed back to the host and cost a hypervisor fault on first touch). MB/s = bytes ÷ wall time from
+  the file's open to its close (\`finished()\`, or the 204); nothing fsyncs. Ratios are per pair of the
+  same half-repetition: gateway ÷ fs (the issue's figure), pipe ÷ fs (the ceiling of any HTTP upload
+  here) and gateway ÷ pipe (the cost of the tus handling over a bare HTTP write). The servers' RSS is
+  read from \`/proc\` every 50 ms during each \`PATCH\`; "peak RSS growth" is the highest reading minus
+  the one just before (the gateway's worst repetition counts). Every stored file's sha256, the pipe's
+  included, is checked against the bytes sent.
 - **Sharded (scenario 10, issue 14; \`--only=sharded\`, not in --quick):** many small rooms on a Redis
   Cluster. The harness starts a local 3-master Redis Cluster (bench/servers/redis-cluster.ts:
   three \`redis-server --cluster-enabled yes\` on free ports of 127.0.0.1, no replicas,
@@ -252,14 +262,14 @@ npm run bench -- --write-docs   # also rewrites this file and docs/bench/fanout.
 npm run bench -- --only=fanout,memory --servers=socketio,gateway --sizes=1000 --reps=1   # subsets
 npm run bench -- --only=memory --servers=gateway --sizes=5000 --profile   # gateway CPU profiles in bench/results/profiles/
 npm run bench -- --only=ai      # AI streaming: gateway vs a plain SSE relay, about 70 s (--ai-streams=N, --ai-intervals=50,0, --servers=relay,gateway)
-npm run bench -- --only=upload  # uploads: the tus endpoint vs fs.createWriteStream, about 20 s (--upload-mb=N)
+npm run bench -- --only=upload  # uploads: the tus endpoint vs a bare node:http pipe vs fs.createWriteStream, about 30 s (--upload-mb=N)
 npm run bench -- --only=streams # filtered stream subscriptions vs one room broadcast, about 90 s (--stream-rate=N, --stream-room-rate=N, --stream-clients=N)
 npm run bench -- --only=sharded # many small rooms on 1, 2, 3 pods of a local 3-master Redis Cluster, about 2 minutes (--sharded-rate=N, --sharded-pods=1,2,3)
 node dist/bench/ab-gateways.js --a=<dir> --b=<dir>   # two gateway builds (each with dist/), repetitions interleaved
 \`\`\`
 
 \`redis-server\` must be on the PATH for the cluster scenario (and \`redis-cli\`, Redis 7, for sharded). Scenarios: fanout, steady, memory
-(with the connect storm), cluster, native, cells, flood (\`--only=flood\`, about 4 minutes), ai (\`--only=ai\`, about 70 s), upload (\`--only=upload\`, about 20 s), sharded (\`--only=sharded\`, about 2 minutes), streams (\`--only=streams\`, about 90 s; 5 minutes with \`--stream-room-rate=1000\`). The exit code is 1 when a figure could not be
+(with the connect storm), cluster, native, cells, flood (\`--only=flood\`, about 4 minutes), ai (\`--only=ai\`, about 70 s), upload (\`--only=upload\`, about 30 s), sharded (\`--only=sharded\`, about 2 minutes), streams (\`--only=streams\`, about 90 s; 5 minutes with \`--stream-room-rate=1000\`). The exit code is 1 when a figure could not be
 measured (listed under failures). The output ends with one JSON line
 per figure and a JSON summary line; \`bench/results/latest.json\` holds everything and
 \`bench/results/fanout.svg\` the chart.

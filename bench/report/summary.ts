@@ -4,7 +4,7 @@ import { ratio } from '../lib/stats';
 import { CLUSTER, NATIVE, SINGLE, SIO_PATH } from '../scenarios/fanout';
 import { FLOOD_GATEWAY, FLOOD_SOCKETIO } from '../scenarios/flood';
 import { AI_RELAY, aiGatewayLabel } from '../scenarios/ai';
-import { UPLOAD_FS, UPLOAD_GATEWAY } from '../scenarios/upload';
+import { UPLOAD_FS, UPLOAD_GATEWAY, UPLOAD_PIPE } from '../scenarios/upload';
 import { shardedLabel } from '../scenarios/sharded';
 import { STREAM_ROOMS, STREAM_SUBS } from '../scenarios/streams';
 
@@ -87,8 +87,13 @@ export function summarize(results: Results, plan: Plan): Summary {
     // Tokens not delivered in the worst repetition of any path (every path must deliver them all).
     ai_tokens_missing: worst([AI_RELAY, ...plan.aiIntervals.map(aiGatewayLabel)].map((l) => results.get('ai', l, an, 'tokens_missing')?.max ?? null), (a, b) => Math.max(a, b)),
     // Uploads (issue 11): MB/s through the tus endpoint / a plain fs.createWriteStream of the same
-    // bytes, and the pod's peak RSS growth during the upload (the worst repetition).
+    // bytes, and the pod's peak RSS growth during the upload (the worst repetition). No target: a
+    // bare node:http server piping the same PATCH into a file / the plain write (the ceiling of any
+    // HTTP upload on the machine), and the tus endpoint / that bare pipe (the tus handling's cost).
+    // All medians of the same run; the pair ratios' ranges are in the uploads table.
     upload_throughput_vs_fs: ratio(med('upload', UPLOAD_GATEWAY, plan.uploadMb, 'mb_per_s'), med('upload', UPLOAD_FS, plan.uploadMb, 'mb_per_s')),
+    upload_http_pipe_vs_fs: ratio(med('upload', UPLOAD_PIPE, plan.uploadMb, 'mb_per_s'), med('upload', UPLOAD_FS, plan.uploadMb, 'mb_per_s')),
+    upload_throughput_vs_http_pipe: ratio(med('upload', UPLOAD_GATEWAY, plan.uploadMb, 'mb_per_s'), med('upload', UPLOAD_PIPE, plan.uploadMb, 'mb_per_s')),
     upload_rss_growth_mb: results.get('upload', UPLOAD_GATEWAY, plan.uploadMb, 'rss_growth_mb')?.max ?? null,
     // Sharded (issue 14, no target): many small rooms on pods of a 3-master Redis Cluster, by pod
     // count. Pods' CPU per delivery (summed over the pods) and the three redis-servers', medians;

@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import jwt from 'jsonwebtoken';
+import { forkServer, stopChild } from '../lib/procs';
+import { procfsSampler, type Sampler } from '../lib/proc-stats';
 import { round, sleep, spread } from '../lib/stats';
 import { BENCH_LIMITS, startGateway, type Target } from '../servers/targets';
 import { ensureTime, type Ctx } from './context';
@@ -13,36 +15,49 @@ import { guarded } from './fanout';
 
 /**
  * Scenario 9 (uploads, issue 11): one file of `uploadMb` MB (a 1 MiB random block repeated) written
- * to the same directory by two paths, measured alternately: a plain `fs.createWriteStream` in this
- * process (1 MiB chunks, 1 MiB highWaterMark: the chunking and buffer of the gateway's DiskStore,
- * server/uploads/storage.ts), and the gateway's tus endpoint (POST, then one PATCH streamed from
- * this process with back-pressure) to its disk store. Each repetition starts a fresh gateway and
- * measures fs, gateway, gateway, fs (ABBA), so neither path always goes first; every measurement is
- * one figure, and each gateway figure is also divided by the fs figure next to it (the pair ratios'
- * median and range are logged). MB/s is bytes / wall time from the stream's creation (the file's
- * open included) to its close: `finished()` for fs, the 204 for the gateway, whose pipeline also
- * waits for the close. Neither path fsyncs (the gateway answers 204 once the bytes are in the page
- * cache); both are page-cache writes.
+ * to the same directory by three paths, measured alternately in the same run:
+ *   - fs: a plain `fs.createWriteStream` in this process (1 MiB chunks, 1 MiB highWaterMark: the
+ *     chunking and buffer of the gateway's DiskStore, server/uploads/storage.ts);
+ *   - pipe: a bare `node:http` server in a child process of its own (bench/servers/upload-pipe.ts)
+ *     that pipes the request body into `fs.createWriteStream` (same highWaterMark, `pipeline` as
+ *     the DiskStore) and answers 204 once the file is closed: no auth, no tus, nothing else;
+ *   - gateway: the gateway's tus endpoint (POST, then one PATCH) to its disk store.
+ * The pipe and the gateway get the very same request from the very same client code: one PATCH
+ * with the tus headers and the JWT (the pipe ignores them), the body written from this process in
+ * 1 MiB chunks with back-pressure (`req.write` false: wait for 'drain'), over loopback TCP.
  *
- * Why the baseline used to swing (1,064..1,834 MB/s) and how it is held steady: on this VM the
+ * Each repetition starts a fresh gateway and a fresh pipe server and measures fs, pipe, gateway,
+ * gateway, pipe, fs (ABCCBA): every path's mean position is the same, none always goes first. Every
+ * measurement is one figure; each half (fs, pipe, gateway, then gateway, pipe, fs) gives one pair
+ * ratio per couple of paths: gateway / fs (the issue's figure, target >= 0.7), pipe / fs (the
+ * ceiling any HTTP upload reaches on this machine) and gateway / pipe (what the tus handling costs
+ * over a bare HTTP write into a file). Their medians and ranges over all pairs are logged and
+ * recorded (mb_per_s_vs_fs, mb_per_s_vs_pipe). MB/s is bytes / wall time from the stream's creation
+ * (the file's open included) to its close: `finished()` for fs, the 204 for the pipe and the
+ * gateway, whose pipelines wait for the close. No path fsyncs; all three are page-cache writes.
+ *
+ * Why the fs baseline used to swing (1,064..1,834 MB/s) and how it is held steady: on this VM the
  * page cache's fresh pages are the cost. The guest reports free memory to the host (virtio-balloon
  * free page reporting, about 2 s after it is freed), and the first touch of a reported page faults
  * in the hypervisor: a plain 500 MB write then took ~430 ms of kernel CPU instead of ~140 and ran at
  * ~1,000 MB/s instead of ~3,300. Which kind of page a write got depended on what had been freed in
- * the seconds before, for either path. Now, before every measured write, both paths get the same
+ * the seconds before, for any path. Now, before every measured write, all three paths get the same
  * preparation: the previous measured file deleted, `sync -f` on the file system (nothing dirty or
  * being discarded competes), then an unmeasured plain write of the same size deleted at once, so
  * the measured write draws on pages freed a moment ago, as on a machine without a balloon. (Held in
- * the other state instead, 4 s idle before each write, both paths are slower and as steady:
+ * the other state instead, 4 s idle before each write, fs and gateway are slower and as steady:
  * fs ~900, gateway ~500 MB/s; that is the hypervisor's cost, not the gateway's, so not measured.)
  *
- * Each repetition's first PATCH is the fresh pod's first upload: its RSS growth is the worst case.
+ * Each repetition's first PATCH to the gateway is the fresh pod's first upload: its RSS growth is
+ * the worst case.
  *
- * The gateway's RSS is sampled every 50 ms from /proc during each PATCH; its peak growth over the
- * RSS just before is the figure (the bytes must stream, never be buffered). Every stored file's
- * sha256 is checked against the sent bytes.
+ * The server's RSS (gateway and pipe alike) is sampled every 50 ms from /proc during each PATCH; its
+ * peak growth over the RSS just before is the figure (the bytes must stream, never be buffered);
+ * the gateway's worst is the issue's figure (< 50 MB). Every stored file's sha256, the pipe's
+ * included, is checked against the sent bytes.
  */
 export const UPLOAD_FS = 'fs.createWriteStream';
+export const UPLOAD_PIPE = 'node:http pipe';
 export const UPLOAD_GATEWAY = 'gateway (tus PATCH)';
 
 /** The chunk written and the write buffer: DISK_WRITE_BUFFER of the gateway's DiskStore. */
@@ -80,7 +95,10 @@ async function settle(dir: string, block: Buffer, blocks: number): Promise<void>
   rmSync(warm);
 }
 
-/** One PATCH carrying the whole file; resolves with its status and the seconds it took. */
+/**
+ * One PATCH carrying the whole file, the tus headers included, to the gateway or to the pipe (the
+ * same request for both); resolves with its status and the seconds it took.
+ */
 function patch(url: string, token: string, block: Buffer, blocks: number): Promise<{ status: number; seconds: number }> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
@@ -111,6 +129,19 @@ interface Upload {
   token: string;
 }
 
+interface Sent {
+  mbPerS: number;
+  rssGrowthMb: number;
+  cores: number;
+  rssBeforeMb: number;
+}
+
+/** The bare HTTP path: bench/servers/upload-pipe.ts writing into `dir`, sampled from /proc. */
+async function startPipe(dir: string): Promise<{ url: string; sample: Sampler; stop(): Promise<void> }> {
+  const { child, port } = await forkServer('upload-pipe', join(__dirname, '..', 'servers', 'upload-pipe.js'), { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0', UPLOAD_PIPE_DIR: dir });
+  return { url: `http://127.0.0.1:${port}`, sample: procfsSampler(child.pid), stop: () => stopChild(child, 'SIGKILL') };
+}
+
 /** One plain write, settled first; the file is deleted after. Resolves with MB/s. */
 async function measureFs(u: Upload): Promise<number> {
   await settle(u.dir, u.block, u.blocks);
@@ -120,32 +151,27 @@ async function measureFs(u: Upload): Promise<number> {
   return u.blocks / seconds;
 }
 
-/** One upload through the gateway (POST, settle, PATCH), its RSS sampled; the stored file is checked, then deleted. */
-async function measureGateway(u: Upload, target: Target, uploads: string): Promise<{ mbPerS: number; rssGrowthMb: number; cores: number; rssBeforeMb: number }> {
-  const base = target.urls[0];
-  const created = await fetch(`${base}/api/v1/uploads`, {
-    method: 'POST',
-    headers: { 'tus-resumable': '1.0.0', authorization: `Bearer ${u.token}`, 'upload-length': String(u.blocks * BLOCK), 'upload-metadata': `filename ${Buffer.from('bench.bin').toString('base64')}` },
-  });
-  if (created.status !== 201) throw new Error(`tus POST answered ${created.status}: ${await created.text()}`);
-  const location = created.headers.get('location')!;
+/**
+ * Settles, then one PATCH to `url` with the server's RSS sampled every 50 ms; the stored file
+ * (`stored`) is checked against the bytes sent, then deleted.
+ */
+async function sendPatch(u: Upload, what: string, url: string, sample: Sampler, stored: string): Promise<Sent> {
   await settle(u.dir, u.block, u.blocks);
-  const before = await target.sample();
+  const before = await sample();
   let peak = before.rssBytes;
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      peak = Math.max(peak, (await target.sample()).rssBytes);
+      peak = Math.max(peak, (await sample()).rssBytes);
       await sleep(50);
     }
   })();
-  const sent = await patch(`${base}${location}`, u.token, u.block, u.blocks);
+  const sent = await patch(url, u.token, u.block, u.blocks);
   sampling = false;
   await sampler;
-  const after = await target.sample();
-  if (sent.status !== 204) throw new Error(`tus PATCH answered ${sent.status}`);
-  const stored = join(uploads, location.split('/').pop()!);
-  if ((await fileSha256(stored)) !== u.expectedSha) throw new Error('the stored file differs from the bytes sent');
+  const after = await sample();
+  if (sent.status !== 204) throw new Error(`${what}: PATCH answered ${sent.status}`);
+  if ((await fileSha256(stored)) !== u.expectedSha) throw new Error(`${what}: the stored file differs from the bytes sent`);
   rmSync(stored);
   return {
     mbPerS: u.blocks / sent.seconds,
@@ -155,6 +181,28 @@ async function measureGateway(u: Upload, target: Target, uploads: string): Promi
   };
 }
 
+/** One upload through the bare HTTP pipe into `pipeDir`. */
+function measurePipe(u: Upload, pipe: { url: string; sample: Sampler }, pipeDir: string): Promise<Sent> {
+  return sendPatch(u, 'pipe', `${pipe.url}/uploads/pipe.bin`, pipe.sample, join(pipeDir, 'pipe.bin'));
+}
+
+/** One upload through the gateway: POST (unmeasured), then the measured PATCH into `uploads`. */
+async function measureGateway(u: Upload, target: Target, uploads: string): Promise<Sent> {
+  const base = target.urls[0];
+  const created = await fetch(`${base}/api/v1/uploads`, {
+    method: 'POST',
+    headers: { 'tus-resumable': '1.0.0', authorization: `Bearer ${u.token}`, 'upload-length': String(u.blocks * BLOCK), 'upload-metadata': `filename ${Buffer.from('bench.bin').toString('base64')}` },
+  });
+  if (created.status !== 201) throw new Error(`tus POST answered ${created.status}: ${await created.text()}`);
+  const location = created.headers.get('location')!;
+  return sendPatch(u, 'gateway', `${base}${location}`, target.sample, join(uploads, location.split('/').pop()!));
+}
+
+const range = (xs: number[]): string => {
+  const s = spread(xs);
+  return `median ${round(s.median, 3)} (${round(s.min, 2)}..${round(s.max, 2)}) over ${s.reps} pairs`;
+};
+
 export async function uploadScenario(ctx: Ctx): Promise<void> {
   const { plan, results } = ctx;
   const blocks = plan.uploadMb;
@@ -163,42 +211,56 @@ export async function uploadScenario(ctx: Ctx): Promise<void> {
   for (let i = 0; i < blocks; i++) expected.update(block);
   const expectedSha = expected.digest('hex');
   const token = jwt.sign({ sub: 'bench-uploader' }, ctx.start.secret, { algorithm: 'HS256', expiresIn: 3600 });
-  const pairRatios: number[] = [];
+  const mb: Record<'fs' | 'pipe' | 'gateway', number[]> = { fs: [], pipe: [], gateway: [] };
+  const pairs = { gatewayVsFs: [] as number[], pipeVsFs: [] as number[], gatewayVsPipe: [] as number[] };
 
   for (let r = 0; r < plan.reps; r++) {
     const dir = mkdtempSync(join(tmpdir(), 'rg-bench-upload-'));
     const u: Upload = { dir, block, blocks, expectedSha, token };
     try {
       await guarded(ctx, `upload ${blocks} MB rep ${r + 1}`, async () => {
-        ensureTime(ctx, 40_000, `upload ${blocks} MB`);
+        ensureTime(ctx, 60_000, `upload ${blocks} MB`);
         const uploads = join(dir, 'uploads');
+        const pipeDir = join(dir, 'pipe');
+        mkdirSync(pipeDir);
         const target = await startGateway({ ...ctx.start, gatewayEnv: { ...BENCH_LIMITS, UPLOAD_DIR: uploads, UPLOAD_MAX_BYTES: String(4 * 1024 ** 3) } });
+        let pipe: Awaited<ReturnType<typeof startPipe>> | undefined;
         try {
+          pipe = await startPipe(pipeDir);
           await sleep(300);
-          const fs: number[] = [];
-          const gw: number[] = [];
-          for (const path of ['fs', 'gateway', 'gateway', 'fs'] as const) {
+          const rep: Record<'fs' | 'pipe' | 'gateway', number[]> = { fs: [], pipe: [], gateway: [] };
+          for (const path of ['fs', 'pipe', 'gateway', 'gateway', 'pipe', 'fs'] as const) {
             if (path === 'fs') {
               const mbPerS = await measureFs(u);
-              fs.push(mbPerS);
+              rep.fs.push(mbPerS);
               results.add('upload', UPLOAD_FS, blocks, { mb_per_s: round(mbPerS, 0) });
               ctx.log(`    upload ${blocks} MB, fs.createWriteStream: ${round(mbPerS, 0)} MB/s`);
             } else {
-              const g = await measureGateway(u, target, uploads);
-              gw.push(g.mbPerS);
-              results.add('upload', UPLOAD_GATEWAY, blocks, { mb_per_s: round(g.mbPerS, 0), rss_growth_mb: round(g.rssGrowthMb, 1), server_cpu_util: round(g.cores, 2) });
+              const g = path === 'pipe' ? await measurePipe(u, pipe, pipeDir) : await measureGateway(u, target, uploads);
+              rep[path].push(g.mbPerS);
+              results.add('upload', path === 'pipe' ? UPLOAD_PIPE : UPLOAD_GATEWAY, blocks, { mb_per_s: round(g.mbPerS, 0), rss_growth_mb: round(g.rssGrowthMb, 1), server_cpu_util: round(g.cores, 2) });
               ctx.log(
-                `    upload ${blocks} MB, gateway: ${round(g.mbPerS, 0)} MB/s, RSS +${round(g.rssGrowthMb, 1)} MB at peak ` +
+                `    upload ${blocks} MB, ${path === 'pipe' ? 'node:http pipe' : 'gateway'}: ${round(g.mbPerS, 0)} MB/s, RSS +${round(g.rssGrowthMb, 1)} MB at peak ` +
                   `(${round(g.rssBeforeMb)} MB before), ${round(g.cores, 2)} cores; sha256 verified`,
               );
             }
           }
-          // Pairs of neighbours: (fs, gateway) then (gateway, fs).
-          const ratios = [gw[0] / fs[0], gw[1] / fs[1]];
-          pairRatios.push(...ratios);
-          for (const x of ratios) results.add('upload', UPLOAD_GATEWAY, blocks, { mb_per_s_vs_fs: round(x, 3) });
-          ctx.log(`    rep ${r + 1}: gateway / fs.createWriteStream ${ratios.map((x) => round(x, 2)).join(', ')}`);
+          // One pair per half: (fs, pipe, gateway), then (gateway, pipe, fs); rep[p][1] is the second half's.
+          for (const h of [0, 1]) {
+            const gf = rep.gateway[h] / rep.fs[h];
+            const pf = rep.pipe[h] / rep.fs[h];
+            const gp = rep.gateway[h] / rep.pipe[h];
+            pairs.gatewayVsFs.push(gf);
+            pairs.pipeVsFs.push(pf);
+            pairs.gatewayVsPipe.push(gp);
+            results.add('upload', UPLOAD_GATEWAY, blocks, { mb_per_s_vs_fs: round(gf, 3), mb_per_s_vs_pipe: round(gp, 3) });
+            results.add('upload', UPLOAD_PIPE, blocks, { mb_per_s_vs_fs: round(pf, 3) });
+          }
+          for (const p of ['fs', 'pipe', 'gateway'] as const) mb[p].push(...rep[p]);
+          const two = (a: number[], b: number[]) => [0, 1].map((h) => round(a[h] / b[h], 2)).join(', ');
+          ctx.log(`    rep ${r + 1} pairs: gateway / fs ${two(rep.gateway, rep.fs)}; pipe / fs ${two(rep.pipe, rep.fs)}; gateway / pipe ${two(rep.gateway, rep.pipe)}`);
         } finally {
+          await pipe?.stop();
           await target.stop();
         }
       });
@@ -206,8 +268,14 @@ export async function uploadScenario(ctx: Ctx): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  if (pairRatios.length) {
-    const s = spread(pairRatios);
-    ctx.log(`    upload ${blocks} MB: gateway / fs.createWriteStream over ${s.reps} pairs: median ${round(s.median, 3)} (${round(s.min, 2)}..${round(s.max, 2)})`);
+  if (pairs.gatewayVsFs.length) {
+    const m = (xs: number[]) => {
+      const s = spread(xs);
+      return `${round(s.median, 0)} (${round(s.min, 0)}..${round(s.max, 0)})`;
+    };
+    ctx.log(`    upload ${blocks} MB, MB/s median (range): fs.createWriteStream ${m(mb.fs)}, node:http pipe ${m(mb.pipe)}, gateway ${m(mb.gateway)}`);
+    ctx.log(`    gateway / fs.createWriteStream (issue 11, target 0.7): ${range(pairs.gatewayVsFs)}`);
+    ctx.log(`    node:http pipe / fs.createWriteStream (any HTTP upload's ceiling here): ${range(pairs.pipeVsFs)}`);
+    ctx.log(`    gateway / node:http pipe (the tus handling's cost): ${range(pairs.gatewayVsPipe)}`);
   }
 }
