@@ -97,6 +97,29 @@ describe('the fast path', () => {
     expect(fastBroadcastProblems()).toEqual([]);
   });
 
+  it('skips excepted sockets and reaches a member of several rooms once, as socket.io does', async () => {
+    const gw = await startGateway({ FAST_BROADCAST: 'true' });
+    const clients = await Promise.all(['u-a', 'u-b', 'u-c'].map((sub) => connectV4(urlOf(gw), token({ sub }))));
+    const [a, b, c] = clients;
+    for (const client of clients) expect(await request(client, 'join_room', { room_id: ROOM })).toMatchObject({ ok: true });
+    expect(await request(c, 'join_room', { room_id: 'other' })).toMatchObject({ ok: true });
+    const got = clients.map(() => [] as number[]);
+    clients.forEach((client, i) => client.on('seq', (m: { n: number }) => got[i].push(m.n)));
+    const nsp = gw.io.of('/') as any;
+    const sender = nsp.sockets.get(a.id!);
+    sender.to(`room:${ROOM}`).emit('seq', { n: 1 }); // every member but the sender
+    nsp.to(`room:${ROOM}`).except(b.id!).emit('seq', { n: 2 }); // every member but b
+    nsp.to(`room:${ROOM}`).to('room:other').emit('seq', { n: 3 }); // c is in both: once
+    nsp.to(`room:${ROOM}`).emit('seq', { n: 4 });
+    const deadline = Date.now() + 5000;
+    while (got.some((list) => list.at(-1) !== 4) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(got).toEqual([
+      [2, 3, 4],
+      [1, 3, 4],
+      [1, 2, 3, 4],
+    ]);
+  });
+
   it('writes one socket several broadcasts of one tick with one system call', async () => {
     // On, whatever FAST_BROADCAST the suite runs with (socket.io's path makes one write per broadcast).
     const gw = await startGateway({ FAST_BROADCAST: 'true' });
