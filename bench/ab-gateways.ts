@@ -3,7 +3,7 @@
  * the rest of a shared machine): fan-out CPU per delivery and the connect storm's CPU per connect.
  * For telling a real regression from run-to-run noise, e.g. before and after a change:
  *   git archive <commit> | tar -x -C /tmp/a && ln -s "$PWD/node_modules" /tmp/a/node_modules && (cd /tmp/a && npx tsc -p .)
- *   npm run build && node dist/bench/ab-gateways.js --a=/tmp/a --b=. [--reps=5] [--sizes=1000,5000] [--connect=5000] [--socketio]
+ *   npm run build && node dist/bench/ab-gateways.js --a=/tmp/a --b=. [--reps=5] [--sizes=1000,5000] [--connect=5000] [--socketio] [--single]
  * Each directory needs a built dist/server/index.js; both run with BENCH_LIMITS.
  */
 import { randomBytes } from 'node:crypto';
@@ -36,7 +36,7 @@ async function startBuild(label: string, dir: string, secret: string): Promise<T
 async function main(): Promise<void> {
   const a = arg('a');
   const b = arg('b');
-  if (!a || !b) throw new Error('usage: node dist/bench/ab-gateways.js --a=<dir> --b=<dir> [--reps=5] [--sizes=1000,5000] [--connect=5000] [--socketio]');
+  if (!a || !b) throw new Error('usage: node dist/bench/ab-gateways.js --a=<dir> --b=<dir> [--reps=5] [--sizes=1000,5000] [--connect=5000] [--socketio] [--single]');
   const reps = Number(arg('reps') ?? 5);
   const plan = planFrom([`--reps=${reps}`]);
   const sizes = (arg('sizes') ?? '1000,5000').split(',').map(Number).filter((n) => n >= 2 && n <= 10_000);
@@ -53,7 +53,9 @@ async function main(): Promise<void> {
   try {
     const entries: Entry[] = builds.map((x) => ({ label: x.label, start: () => startBuild(x.label, x.dir, secret) }));
     if (process.argv.includes('--socketio')) entries.unshift({ label: 'socketio', start: () => startSocketio({ secret }) });
-    for (const n of sizes) await roomsBench(ctx, entries, n, { fanoutScenario: 'fanout' });
+    // --single: also one message in flight at a time (nothing to coalesce) at the first size.
+    const single = process.argv.includes('--single');
+    for (const n of sizes) await roomsBench(ctx, entries, n, { fanoutScenario: 'fanout', singleScenario: single && n === sizes[0] ? 'fanout_single' : undefined });
     for (let r = 0; connect > 0 && r < reps; r++) {
       for (const x of r % 2 ? [...builds].reverse() : builds) {
         const t = await startBuild(x.label, x.dir, secret);

@@ -68,11 +68,9 @@ interface RecipientSocket {
 }
 
 interface AdapterInternals {
-  nsp: { name: string; server: { [ENABLED]?: FastOptions }; _ids: number; sockets: Map<string, RecipientSocket> };
-  rooms: Map<string, Set<string>>;
+  nsp: { name: string; server: { [ENABLED]?: FastOptions }; _ids: number };
   _encode(packet: unknown, opts: PacketOptions): unknown[];
   apply(opts: BroadcastOptions, callback: (socket: RecipientSocket) => void): void;
-  computeExceptSids(rooms: Set<string>): Set<string>;
 }
 
 interface PacketOptions {
@@ -227,27 +225,6 @@ function encodeOnce(adapter: AdapterInternals, packet: { nsp?: string }, opts: B
   return { packets, packetOpts, frame: frameOf(packetOpts) };
 }
 
-/**
- * socket.io-adapter's `apply` for the usual broadcast, to one room (from a socket, every other
- * member: its own id excepted): the room's own Set is the recipient list, so there is no duplicate
- * to skip and no Set of visited ids to build per broadcast (about 7% of the gateway's CPU in a
- * flood to a room of 1,000). A socket removed from the room meanwhile is not visited, as with
- * `apply`. Broadcasts to several rooms or to everyone go to `apply`.
- */
-function forEachRecipient(adapter: AdapterInternals, opts: BroadcastOptions, callback: (socket: RecipientSocket) => void): void {
-  const rooms = opts.rooms;
-  if (rooms.size !== 1) return adapter.apply(opts, callback);
-  const ids = adapter.rooms.get(rooms.values().next().value as string);
-  if (ids === undefined) return;
-  const except = opts.except !== undefined && opts.except.size > 0 ? adapter.computeExceptSids(opts.except) : undefined;
-  const sockets = adapter.nsp.sockets;
-  for (const id of ids) {
-    if (except?.has(id)) continue;
-    const socket = sockets.get(id);
-    if (socket !== undefined) callback(socket);
-  }
-}
-
 type Broadcast = (this: AdapterInternals, packet: { nsp?: string; id?: number }, opts: BroadcastOptions) => void;
 type BroadcastWithAck = (
   this: AdapterInternals,
@@ -266,7 +243,7 @@ function patchAdapter(): void {
     const fast = this.nsp.server[ENABLED];
     if (!fast) return original.broadcast.call(this, packet, opts);
     const { packets, packetOpts, frame } = encodeOnce(this, packet, opts);
-    forEachRecipient(this, opts, (socket) => {
+    this.apply(opts, (socket) => {
       socket.notifyOutgoingListeners?.(packet);
       deliver(socket, packets, packetOpts, frame, fast);
     });
@@ -279,7 +256,7 @@ function patchAdapter(): void {
     packet.id = this.nsp._ids++;
     const { packets, packetOpts, frame } = encodeOnce(this, packet, opts);
     let clientCount = 0;
-    forEachRecipient(this, opts, (socket) => {
+    this.apply(opts, (socket) => {
       clientCount++;
       socket.acks.set(packet.id!, ack);
       socket.notifyOutgoingListeners?.(packet);
@@ -297,7 +274,7 @@ function patchAdapter(): void {
 export function fastBroadcastProblems(): string[] {
   const problems: string[] = [];
   const proto = Adapter.prototype as unknown as Record<string, unknown>;
-  for (const method of ['broadcast', 'broadcastWithAck', '_encode', 'apply', 'computeExceptSids']) {
+  for (const method of ['broadcast', 'broadcastWithAck', '_encode', 'apply']) {
     if (typeof proto[method] !== 'function') problems.push(`socket.io-adapter: Adapter.prototype.${method} is missing`);
   }
   // ws exports its Sender (socket.io-adapter builds frames with Sender.frame); @types/ws does not declare it.
