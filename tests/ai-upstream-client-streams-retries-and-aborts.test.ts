@@ -375,12 +375,12 @@ describe('timeouts and aborts close the upstream request', () => {
 
 describe('the upstream connection', () => {
   /** A bare upstream whose answer to request number `i` (0-based) is `answer(i, res)`; counts TCP connections. */
-  async function bareUpstream(answer: (i: number, res: http.ServerResponse) => void) {
+  async function bareUpstream(answer: (i: number, res: http.ServerResponse, req: http.IncomingMessage) => void) {
     let requests = 0;
     let connections = 0;
     const server = http.createServer((req, res) => {
       req.resume();
-      req.on('end', () => answer(requests++, res));
+      req.on('end', () => answer(requests++, res, req));
     });
     server.on('connection', () => connections++);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -408,6 +408,40 @@ describe('the upstream connection', () => {
       for (let i = 0; i < 3; i++) expect((await start(c).promise).content).toBe('a b ');
       expect(upstream.counts()).toEqual({ requests: 3, connections: 1 });
     } finally {
+      await upstream.close();
+    }
+  });
+
+  it('follows a 307 or 308 with the same POST, as fetch did; without the key on another origin', async () => {
+    const seen: Array<{ path?: string; authorization?: string; body: string }> = [];
+    const elsewhere = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (part: Buffer) => (body += part));
+      req.on('end', () => {
+        seen.push({ path: req.url, authorization: req.headers.authorization, body });
+        whole(res);
+      });
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    const other = `http://localhost:${(elsewhere.address() as AddressInfo).port}`;
+    const paths: Array<[string | undefined, string | undefined]> = [];
+    const upstream = await bareUpstream((i, res, req) => {
+      paths.push([req.url, req.headers.authorization]);
+      if (i === 0) res.writeHead(307, { Location: '/v2/chat/completions' }).end();
+      else res.writeHead(308, { Location: `${other}/v3/chat/completions` }).end();
+    });
+    try {
+      // The bare upstream answers the first POST with a redirect to itself, then to another origin.
+      const c = client({ baseUrl: upstream.url });
+      expect((await start(c).promise).content).toBe('a b ');
+      expect(paths).toEqual([
+        ['/v1/chat/completions', `Bearer ${API_KEY}`],
+        ['/v2/chat/completions', `Bearer ${API_KEY}`],
+      ]);
+      expect(seen).toEqual([{ path: '/v3/chat/completions', authorization: undefined, body: expect.stringContaining('"stream":true') }]);
+    } finally {
+      elsewhere.closeAllConnections();
+      await new Promise<void>((resolve) => elsewhere.close(() => resolve()));
       await upstream.close();
     }
   });

@@ -12,7 +12,7 @@ import {
   sleep,
   type RetryPolicy,
 } from './retry';
-import { createUpstream, type PostRequest, type Upstream } from './http-post';
+import { createUpstream, type Exchange, type PostRequest } from './http-post';
 import { statusFailure } from './status-failure';
 import { AttemptFailure, ChunkAccumulator } from './stream-chunks';
 
@@ -104,11 +104,13 @@ export function createChatCompletionsClient(options: ChatCompletionsClientOption
   const policy = options.retry ?? DEFAULT_RETRY_POLICY;
   const { apiKey, timeoutMs } = options;
   const log = options.logger.child({ module: 'ai-upstream' });
-  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'text/event-stream' };
+  // The User-Agent Node's fetch sent (some API front ends refuse requests without one); no
+  // Accept-Encoding: the event stream comes uncompressed, each event readable as it arrives.
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'text/event-stream', 'User-Agent': 'node' };
   if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
 
   async function attempt(body: string, signal: AbortSignal, acc: ChunkAccumulator): Promise<StreamResult> {
-    let exchange: Awaited<ReturnType<Upstream['post']>>;
+    let exchange: Exchange;
     try {
       exchange = await upstream.post(headers, body, signal);
     } catch (err) {
