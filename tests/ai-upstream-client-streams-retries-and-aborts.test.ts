@@ -1,4 +1,5 @@
 import { getEventListeners } from 'node:events';
+import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import winston from 'winston';
@@ -369,6 +370,97 @@ describe('timeouts and aborts close the upstream request', () => {
     expect(run.deltas).toHaveLength(1);
     await fake.requests[0].closed;
     expect(fake.requests[0].abortedByClient).toBe(true);
+  });
+});
+
+describe('the upstream connection', () => {
+  /** A bare upstream whose answer to request number `i` (0-based) is `answer(i, res)`; counts TCP connections. */
+  async function bareUpstream(answer: (i: number, res: http.ServerResponse, req: http.IncomingMessage) => void) {
+    let requests = 0;
+    let connections = 0;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => answer(requests++, res, req));
+    });
+    server.on('connection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}/v1`,
+      counts: () => ({ requests, connections }),
+      close: () => {
+        server.closeAllConnections();
+        return new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+  const event = (content: string, finish: string | null = null) =>
+    `data: ${JSON.stringify({ model: 'm', choices: [{ index: 0, delta: content ? { content } : {}, finish_reason: finish }] })}\n\n`;
+  const whole = (res: http.ServerResponse) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.end(`${event('a ')}${event('b ')}${event('', 'stop')}data: [DONE]\n\n`);
+  };
+
+  it('goes back to the pool after [DONE]: streams in a row share one connection', async () => {
+    const upstream = await bareUpstream((_i, res) => whole(res));
+    try {
+      const c = client({ baseUrl: upstream.url });
+      for (let i = 0; i < 3; i++) expect((await start(c).promise).content).toBe('a b ');
+      expect(upstream.counts()).toEqual({ requests: 3, connections: 1 });
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it('follows a 307 or 308 with the same POST, as fetch did; without the key on another origin', async () => {
+    const seen: Array<{ path?: string; authorization?: string; body: string }> = [];
+    const elsewhere = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (part: Buffer) => (body += part));
+      req.on('end', () => {
+        seen.push({ path: req.url, authorization: req.headers.authorization, body });
+        whole(res);
+      });
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    const other = `http://localhost:${(elsewhere.address() as AddressInfo).port}`;
+    const paths: Array<[string | undefined, string | undefined]> = [];
+    const upstream = await bareUpstream((i, res, req) => {
+      paths.push([req.url, req.headers.authorization]);
+      if (i === 0) res.writeHead(307, { Location: '/v2/chat/completions' }).end();
+      else res.writeHead(308, { Location: `${other}/v3/chat/completions` }).end();
+    });
+    try {
+      // The bare upstream answers the first POST with a redirect to itself, then to another origin.
+      const c = client({ baseUrl: upstream.url });
+      expect((await start(c).promise).content).toBe('a b ');
+      expect(paths).toEqual([
+        ['/v1/chat/completions', `Bearer ${API_KEY}`],
+        ['/v2/chat/completions', `Bearer ${API_KEY}`],
+      ]);
+      expect(seen).toEqual([{ path: '/v3/chat/completions', authorization: undefined, body: expect.stringContaining('"stream":true') }]);
+    } finally {
+      elsewhere.closeAllConnections();
+      await new Promise<void>((resolve) => elsewhere.close(() => resolve()));
+      await upstream.close();
+    }
+  });
+
+  it.each([
+    ['reset', (socket: net.Socket) => socket.resetAndDestroy()],
+    ['closed', (socket: net.Socket) => socket.destroy()],
+  ])('%s after the head, before any delta: closed mid-stream, not retried (as with fetch)', async (_name, close) => {
+    const upstream = await bareUpstream((i, res) => {
+      if (i > 0) return whole(res);
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      res.write(': keep-alive comment\n\n', () => res.socket && close(res.socket));
+    });
+    try {
+      expectGatewayError(await start(client({ baseUrl: upstream.url })).failure(), ErrorCodes.UPSTREAM_UNAVAILABLE, 'AI upstream closed the connection mid-stream');
+      expect(upstream.counts().requests).toBe(1);
+    } finally {
+      await upstream.close();
+    }
   });
 });
 

@@ -6,7 +6,7 @@ import { answerStatsRequests, listenAddress } from './ipc-stats';
  * The AI scenario's baseline (bench/scenarios/ai.ts): the plainest relay of an upstream's
  * server-sent events to HTTP clients, with Node's `http` and nothing else. Per client request
  * (`GET /stream?tokens=<n>`), it POSTs the same streaming Chat Completions request the gateway
- * sends to the same upstream (`UPSTREAM_URL`, a keep-alive agent as the gateway's fetch pool) and
+ * sends to the same upstream (`UPSTREAM_URL`, a keep-alive agent, as the gateway's upstream client has) and
  * writes each complete SSE event (up to a blank line) to its client as soon as it has arrived,
  * without parsing it. A client going away aborts the upstream request.
  */

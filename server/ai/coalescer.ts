@@ -8,6 +8,9 @@ export interface CoalescedDelta {
   readonly toolCalls: readonly ToolCallDelta[];
 }
 
+/** The tool calls of a flush that has none (shared: nothing downstream mutates a delta). */
+const NO_TOOL_CALLS: readonly ToolCallDelta[] = Object.freeze([]);
+
 /**
  * Coalesces a stream's deltas to at most one flush per interval: an upstream emitting a token
  * every few milliseconds would otherwise cost one event per token per recipient. Nothing is lost
@@ -29,13 +32,16 @@ export class DeltaCoalescer {
   add(delta: StreamDelta): void {
     if (delta.content) this.content += delta.content;
     if (delta.reasoning) this.reasoning += delta.reasoning;
-    for (const call of delta.toolCalls ?? []) {
-      const t = this.tools.get(call.index) ?? { arguments: '' };
-      if (call.id) t.id = call.id;
-      if (call.name) t.name = (t.name ?? '') + call.name;
-      if (call.arguments) t.arguments += call.arguments;
-      this.tools.set(call.index, t);
+    if (delta.toolCalls) {
+      for (const call of delta.toolCalls) {
+        const t = this.tools.get(call.index) ?? { arguments: '' };
+        if (call.id) t.id = call.id;
+        if (call.name) t.name = (t.name ?? '') + call.name;
+        if (call.arguments) t.arguments += call.arguments;
+        this.tools.set(call.index, t);
+      }
     }
+    if (this.intervalMs <= 0) return this.flush();
     const wait = this.lastFlush + this.intervalMs - Date.now();
     if (wait <= 0) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), wait);
@@ -46,12 +52,15 @@ export class DeltaCoalescer {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.content && !this.reasoning && this.tools.size === 0) return;
-    const toolCalls = [...this.tools].map(([index, t]) => ({ index, ...(t.id ? { id: t.id } : {}), ...(t.name ? { name: t.name } : {}), arguments: t.arguments }));
+    let toolCalls: readonly ToolCallDelta[] = NO_TOOL_CALLS;
+    if (this.tools.size) {
+      toolCalls = [...this.tools].map(([index, t]) => ({ index, ...(t.id ? { id: t.id } : {}), ...(t.name ? { name: t.name } : {}), arguments: t.arguments }));
+      this.tools = new Map();
+    }
     const delta = { content: this.content, reasoning: this.reasoning, toolCalls };
     this.content = '';
     this.reasoning = '';
-    this.tools = new Map();
-    this.lastFlush = Date.now();
+    if (this.intervalMs > 0) this.lastFlush = Date.now();
     this.flushTo(delta);
   }
 

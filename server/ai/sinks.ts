@@ -24,6 +24,21 @@ export function userChannel(io: GatewayServer, rooms: RoomBroadcaster, userId: s
   };
 }
 
+let isoMs = Number.NaN;
+let isoText = '';
+
+/**
+ * `new Date().toISOString()`, made once per millisecond: with many streams several events share
+ * one, and the string is the same either way.
+ */
+function isoTimestamp(now = Date.now()): string {
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
+}
+
 /**
  * Seed 002's `ai_event`s: `ai_start {query, sheet_id}`, `ai_progress {progress, status, delta}`
  * (`progress` counts the characters generated so far: the upstream does not say how many will
@@ -33,19 +48,17 @@ export function userChannel(io: GatewayServer, rooms: RoomBroadcaster, userId: s
 export function aiEventSink(channel: UserChannel, userId: string, requestId: string, start: { query: string; sheet_id?: string }): StreamSink {
   let produced = 0;
   const event = (event_type: ServerPayload<'ai_event'>['event_type'], data: Record<string, unknown>) =>
-    channel.emit('ai_event', { event_type, request_id: requestId, user_id: userId, data, timestamp: new Date().toISOString() });
+    channel.emit('ai_event', { event_type, request_id: requestId, user_id: userId, data, timestamp: isoTimestamp() });
   return {
     started: () => event('ai_start', { query: start.query, sheet_id: start.sheet_id ?? null }),
     delta(d) {
       produced += d.content.length;
       const status = d.toolCalls.length ? 'calling tools' : d.content ? 'generating' : 'thinking';
-      event('ai_progress', {
-        progress: produced,
-        status,
-        delta: d.content,
-        ...(d.reasoning ? { reasoning: d.reasoning } : {}),
-        ...(d.toolCalls.length ? { tool_calls: d.toolCalls } : {}),
-      });
+      // Built in place (no spreads): this runs for every delta of every stream.
+      const data: Record<string, unknown> = { progress: produced, status, delta: d.content };
+      if (d.reasoning) data.reasoning = d.reasoning;
+      if (d.toolCalls.length) data.tool_calls = d.toolCalls;
+      event('ai_progress', data);
     },
     completed: (r, seconds) =>
       event('ai_complete', {

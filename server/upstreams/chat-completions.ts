@@ -1,22 +1,26 @@
+import type { IncomingMessage } from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
 import { createParser } from 'eventsource-parser';
 import { ErrorCodes, GatewayError } from '../../shared/errors';
 import type { Logger } from '../logger';
 import {
   DEFAULT_RETRY_POLICY,
   connectionErrorCode,
+  isRetryableConnectionCode,
   isRetryableConnectionError,
   retryDelayMs,
   sleep,
   type RetryPolicy,
 } from './retry';
+import { createUpstream, type Exchange, type PostRequest } from './http-post';
 import { statusFailure } from './status-failure';
 import { AttemptFailure, ChunkAccumulator } from './stream-chunks';
 
 /**
  * A streaming client for any OpenAI-compatible Chat Completions endpoint (OpenAI, vLLM, Ollama,
- * LiteLLM, llama.cpp server). Built on `eventsource-parser` over Node's global `fetch` (undici,
- * keep-alive pooled) rather than the `openai` SDK because the gateway needs its own rules that the
- * SDK would fight: retry only before the first delta, one deadline for the whole stream, an abort
+ * LiteLLM, llama.cpp server). Built on `eventsource-parser` over `node:http` / `node:https` (a
+ * keep-alive pool per client, server/upstreams/http-post.ts) rather than the `openai` SDK because
+ * the gateway needs its own rules that the SDK would fight: retry only before the first delta, one deadline for the whole stream, an abort
  * that closes the upstream request at once, and no hidden SDK retries or timeouts.
  */
 
@@ -96,17 +100,19 @@ const ignore = (): void => undefined;
 
 /** Builds a client; does no I/O until `stream` is called. */
 export function createChatCompletionsClient(options: ChatCompletionsClientOptions): ChatCompletionsClient {
-  const url = `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+  const upstream = createUpstream(`${options.baseUrl.replace(/\/+$/, '')}/chat/completions`);
   const policy = options.retry ?? DEFAULT_RETRY_POLICY;
   const { apiKey, timeoutMs } = options;
   const log = options.logger.child({ module: 'ai-upstream' });
-  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'text/event-stream' };
+  // The User-Agent Node's fetch sent (some API front ends refuse requests without one); no
+  // Accept-Encoding: the event stream comes uncompressed, each event readable as it arrives.
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'text/event-stream', 'User-Agent': 'node' };
   if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
 
   async function attempt(body: string, signal: AbortSignal, acc: ChunkAccumulator): Promise<StreamResult> {
-    let response: Response;
+    let exchange: Exchange;
     try {
-      response = await fetch(url, { method: 'POST', headers, body, signal });
+      exchange = await upstream.post(headers, body, signal);
     } catch (err) {
       if (signal.aborted) throw err;
       const code = connectionErrorCode(err);
@@ -114,11 +120,24 @@ export function createChatCompletionsClient(options: ChatCompletionsClientOption
       const failure = new GatewayError(ErrorCodes.UPSTREAM_UNAVAILABLE, message);
       throw new AttemptFailure(failure, isRetryableConnectionError(err), undefined, code);
     }
-    if (!response.ok) throw await statusFailure(response, apiKey);
-    if (!response.body) {
-      throw new AttemptFailure(new GatewayError(ErrorCodes.UPSTREAM_UNAVAILABLE, 'AI upstream answered without a body'), false);
+    const { request, response } = exchange;
+    let ended = false;
+    try {
+      const status = response.statusCode ?? 0;
+      if (status < 200 || status > 299) throw await statusFailure(response, apiKey);
+      if (status === 204 || status === 205) {
+        throw new AttemptFailure(new GatewayError(ErrorCodes.UPSTREAM_UNAVAILABLE, 'AI upstream answered without a body'), false);
+      }
+      ended = await readEvents(response, request, signal, acc);
+    } finally {
+      // Any exit before the body's end closes the upstream request (and its connection).
+      if (!ended) request.destroy();
     }
-    return readStream(response.body, signal, acc);
+    if (acc.failure) throw acc.failure;
+    if (!acc.finished) {
+      throw new AttemptFailure(new GatewayError(ErrorCodes.UPSTREAM_UNAVAILABLE, 'AI upstream ended the stream before it finished'), false);
+    }
+    return acc.result();
   }
 
   return {
@@ -126,7 +145,7 @@ export function createChatCompletionsClient(options: ChatCompletionsClientOption
       const { signal } = request;
       if (signal.aborted) throw signal.reason;
       // One controller for the caller's signal and the deadline: whichever comes first aborts the
-      // fetch and becomes the rejection reason.
+      // request and becomes the rejection reason.
       const controller = new AbortController();
       const onAbort = (): void => controller.abort(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -173,68 +192,64 @@ export function createChatCompletionsClient(options: ChatCompletionsClientOption
 }
 
 /**
- * Reads the event stream into `acc` until `[DONE]`, a failure, or the end of the body. Any exit
- * before the body's end cancels it, which makes undici close the upstream request.
+ * Reads the event stream into `acc` until `[DONE]`, a failure, or the end of the body, feeding each
+ * TCP read to the parser as it comes. Resolves with whether the body ended: after [DONE] the end is
+ * awaited for at most DRAIN_GRACE_MS so that the connection can go back to the pool; the caller
+ * closes the request otherwise. Rejects with what `onDelta` threw, or when the body closes early.
  */
-async function readStream(body: ReadableStream<Uint8Array>, signal: AbortSignal, acc: ChunkAccumulator): Promise<StreamResult> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  const parser = createParser({
-    maxBufferSize: MAX_EVENT_CHARS,
-    onEvent: (event) => {
-      if (!signal.aborted) acc.handle(event.data, event.event);
-    },
-    onError: (error) => {
-      if (error.type === 'max-buffer-size-exceeded') acc.malformed();
-    },
-  });
-  let ended = false;
-  try {
-    while (!acc.done && !acc.failure) {
-      let chunk: Awaited<ReturnType<typeof reader.read>>;
+function readEvents(response: IncomingMessage, request: PostRequest, signal: AbortSignal, acc: ChunkAccumulator): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const decoder = new StringDecoder('utf8');
+    const parser = createParser({
+      maxBufferSize: MAX_EVENT_CHARS,
+      onEvent: (event) => {
+        if (!signal.aborted) acc.handle(event.data, event.event);
+      },
+      onError: (error) => {
+        if (error.type === 'max-buffer-size-exceeded') acc.malformed();
+      },
+    });
+    let grace: NodeJS.Timeout | undefined;
+    const settle = (err: unknown, ended: boolean): void => {
+      clearTimeout(grace);
+      response.off('data', onData).off('end', onEnd).off('close', onClose);
+      if (err === undefined) resolve(ended);
+      else reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      if (acc.done) return; // what follows [DONE]: nothing, normally
       try {
-        chunk = await reader.read();
+        parser.feed(decoder.write(chunk));
       } catch (err) {
-        if (signal.aborted) throw err;
-        const failure = new GatewayError(ErrorCodes.UPSTREAM_UNAVAILABLE, 'AI upstream closed the connection mid-stream');
-        throw new AttemptFailure(failure, !acc.delivered && isRetryableConnectionError(err), undefined, connectionErrorCode(err));
+        settle(err, false);
+        return;
       }
-      if (chunk.done) {
-        ended = true;
-        parser.feed(decoder.decode());
-        parser.reset({ consume: true });
-        break;
+      if (acc.failure) settle(undefined, false);
+      else if (acc.done) grace = setTimeout(() => settle(undefined, false), DRAIN_GRACE_MS);
+    };
+    const onEnd = (): void => {
+      if (!acc.done && !acc.failure) {
+        try {
+          parser.feed(decoder.end());
+          parser.reset({ consume: true });
+        } catch (err) {
+          settle(err, true);
+          return;
+        }
       }
-      parser.feed(decoder.decode(chunk.value, { stream: true }));
-    }
-    // After [DONE] the body normally ends at once: read that end (briefly) so that the
-    // connection goes back to the keep-alive pool instead of being cancelled and closed.
-    if (!ended && acc.done && !acc.failure) ended = await reachEnd(reader);
-  } finally {
-    if (ended) reader.releaseLock();
-    else reader.cancel().catch(ignore);
-  }
-  if (acc.failure) throw acc.failure;
-  if (!acc.finished) {
-    throw new AttemptFailure(new GatewayError(ErrorCodes.UPSTREAM_UNAVAILABLE, 'AI upstream ended the stream before it finished'), false);
-  }
-  return acc.result();
-}
-
-/** Reads what follows [DONE] (nothing, normally) for at most DRAIN_GRACE_MS; true if the body ended. */
-async function reachEnd(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), DRAIN_GRACE_MS)));
-  try {
-    for (let reads = 0; reads < 4; reads++) {
-      const next = await Promise.race([reader.read(), late]);
-      if (next === 'late') return false;
-      if (next.done) return true;
-    }
-    return false;
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
+      settle(undefined, true);
+    };
+    const onClose = (): void => {
+      if (response.complete) return onEnd();
+      if (acc.done) return settle(undefined, false); // closed after [DONE]: nothing is missing
+      if (signal.aborted) return settle(signal.reason, false);
+      // A reset connection says so on the request (ECONNRESET); a plain close does not.
+      const code = typeof request.lastError?.code === 'string' ? request.lastError.code : undefined;
+      const failure = new GatewayError(ErrorCodes.UPSTREAM_UNAVAILABLE, 'AI upstream closed the connection mid-stream');
+      settle(new AttemptFailure(failure, !acc.delivered && isRetryableConnectionCode(code), undefined, code), false);
+    };
+    response.on('data', onData).on('end', onEnd).on('close', onClose);
+    response.on('error', ignore); // 'aborted' on an early close: reported by onClose
+    if (response.destroyed) onClose(); // closed (aborted) before these listeners were attached
+  });
 }

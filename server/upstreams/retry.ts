@@ -27,17 +27,18 @@ export function isRetryableStatus(status: number | undefined): boolean {
   return status !== undefined && RETRYABLE_STATUSES.has(status);
 }
 
-/** Connection failures fetch reports as `TypeError('fetch failed', {cause: {code}})`. */
+/** Connection failures that mean nothing was processed: the request may be sent again. */
 const RETRYABLE_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET']);
 
 /**
- * The system error code under a failed `fetch()` (undici wraps it as `cause`, sometimes in an
- * AggregateError when several addresses were tried), or undefined when there is none.
+ * The system error code of a failed request: on a `node:http` error itself, under `fetch`'s
+ * `TypeError('fetch failed', {cause})`, or in an AggregateError when several addresses were tried;
+ * undefined when there is none.
  */
 export function connectionErrorCode(err: unknown): string | undefined {
-  // Duck-typed, not `instanceof`: undici's errors may come from another realm (jest's sandbox).
-  let cause: unknown = typeof err === 'object' && err !== null ? (err as { cause?: unknown }).cause : undefined;
-  for (let depth = 0; typeof cause === 'object' && cause !== null && depth < 3; depth++) {
+  // Duck-typed, not `instanceof`: errors may come from another realm (jest's sandbox).
+  let cause: unknown = err;
+  for (let depth = 0; typeof cause === 'object' && cause !== null && depth < 4; depth++) {
     const { code, errors, cause: next } = cause as { code?: unknown; errors?: unknown; cause?: unknown };
     if (typeof code === 'string') return code;
     cause = Array.isArray(errors) ? errors[0] : next;
@@ -45,10 +46,14 @@ export function connectionErrorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/** Whether a fetch failure is a refused or reset connection (nothing was processed: safe to retry). */
-export function isRetryableConnectionError(err: unknown): boolean {
-  const code = connectionErrorCode(err);
+/** Whether a connection error code says the connection was refused or reset (safe to retry). */
+export function isRetryableConnectionCode(code: string | undefined): boolean {
   return code !== undefined && RETRYABLE_CONNECTION_CODES.has(code);
+}
+
+/** Whether a failed request was refused or reset (nothing was processed: safe to retry). */
+export function isRetryableConnectionError(err: unknown): boolean {
+  return isRetryableConnectionCode(connectionErrorCode(err));
 }
 
 /**
