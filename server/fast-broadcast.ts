@@ -69,6 +69,8 @@ interface RecipientSocket {
 
 interface AdapterInternals {
   nsp: { name: string; server: { [ENABLED]?: FastOptions }; _ids: number };
+  rooms: Map<string, Set<string>>;
+  sids: Map<string, Set<string>>;
   _encode(packet: unknown, opts: PacketOptions): unknown[];
   apply(opts: BroadcastOptions, callback: (socket: RecipientSocket) => void): void;
 }
@@ -225,6 +227,17 @@ function encodeOnce(adapter: AdapterInternals, packet: { nsp?: string }, opts: B
   return { packets, packetOpts, frame: frameOf(packetOpts) };
 }
 
+/**
+ * Whether any socket of this pod may receive the broadcast. When none can (on Redis, the pods of
+ * the members are elsewhere; an event emitted in every namespace that serves it), the packet is
+ * not encoded here at all: socket.io-adapter would encode it before looking for recipients.
+ */
+function mayReachLocal(adapter: AdapterInternals, opts: BroadcastOptions): boolean {
+  if (opts.rooms.size === 0) return adapter.sids.size > 0;
+  for (const room of opts.rooms) if ((adapter.rooms.get(room)?.size ?? 0) > 0) return true;
+  return false;
+}
+
 type Broadcast = (this: AdapterInternals, packet: { nsp?: string; id?: number }, opts: BroadcastOptions) => void;
 type BroadcastWithAck = (
   this: AdapterInternals,
@@ -242,6 +255,7 @@ function patchAdapter(): void {
   proto.broadcast = function (packet, opts) {
     const fast = this.nsp.server[ENABLED];
     if (!fast) return original.broadcast.call(this, packet, opts);
+    if (!mayReachLocal(this, opts)) return;
     const { packets, packetOpts, frame } = encodeOnce(this, packet, opts);
     this.apply(opts, (socket) => {
       socket.notifyOutgoingListeners?.(packet);
@@ -254,6 +268,7 @@ function patchAdapter(): void {
     if (!fast) return original.broadcastWithAck.call(this, packet, opts, clientCountCallback, ack);
     // One id for every recipient, as socket.io does (the namespace's counter is shared: no duplicates).
     packet.id = this.nsp._ids++;
+    if (!mayReachLocal(this, opts)) return clientCountCallback(0);
     const { packets, packetOpts, frame } = encodeOnce(this, packet, opts);
     let clientCount = 0;
     this.apply(opts, (socket) => {

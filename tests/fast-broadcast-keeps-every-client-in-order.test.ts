@@ -120,6 +120,26 @@ describe('the fast path', () => {
     ]);
   });
 
+  it('encodes nothing for a broadcast that no socket of this pod can receive', async () => {
+    const gw = await startGateway({ FAST_BROADCAST: 'true' });
+    const client = await connectV4(urlOf(gw), token({ sub: 'u-encode' }));
+    expect(await request(client, 'join_room', { room_id: ROOM })).toMatchObject({ ok: true });
+    const nsp = gw.io.of('/') as any;
+    const encode = nsp.adapter._encode.bind(nsp.adapter);
+    let encoded = 0;
+    nsp.adapter._encode = (...args: unknown[]) => (encoded++, encode(...args));
+    const got: number[] = [];
+    client.on('seq', (m: { n: number }) => got.push(m.n));
+    nsp.to('room:nobody-here').emit('seq', { n: 1 });
+    (gw.io.of('/chat') as any).emit('seq', { n: 2 }); // a namespace without sockets
+    expect(encoded).toBe(0);
+    nsp.to('room:nobody-here').to(`room:${ROOM}`).emit('seq', { n: 3 });
+    expect(encoded).toBe(1);
+    const deadline = Date.now() + 5000;
+    while (got.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(got).toEqual([3]);
+  });
+
   it('writes one socket several broadcasts of one tick with one system call', async () => {
     // On, whatever FAST_BROADCAST the suite runs with (socket.io's path makes one write per broadcast).
     const gw = await startGateway({ FAST_BROADCAST: 'true' });
