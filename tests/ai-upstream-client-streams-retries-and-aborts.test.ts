@@ -412,6 +412,26 @@ describe('the upstream connection', () => {
     }
   });
 
+  it('closes its pooled connections when closed (the pod stops), not IDLE_SOCKET_MS later', async () => {
+    let open = 0;
+    const upstream = await bareUpstream((_i, res, req) => {
+      open++;
+      req.socket.once('close', () => open--);
+      whole(res);
+    });
+    try {
+      const c = client({ baseUrl: upstream.url });
+      expect((await start(c).promise).content).toBe('a b ');
+      expect(open).toBe(1); // kept alive in the pool
+      c.close();
+      const deadline = Date.now() + 1000;
+      while (open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(open).toBe(0);
+    } finally {
+      await upstream.close();
+    }
+  });
+
   it('follows a 307 or 308 with the same POST, as fetch did; without the key on another origin', async () => {
     const seen: Array<{ path?: string; authorization?: string; body: string }> = [];
     const elsewhere = http.createServer((req, res) => {

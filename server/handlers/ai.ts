@@ -54,4 +54,6 @@ export const registerAi: Feature = (ctx) => {
 
   ctx.onDisconnect((socket) => streams.socketGone(socket.data.principal.userId, socket.id));
   ctx.onDrain((timeoutMs) => streams.drain(timeoutMs));
+  // After the drain has ended every stream: the upstream's pooled connections close with the pod.
+  return () => client?.close();
 };

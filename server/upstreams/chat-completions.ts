@@ -77,6 +77,8 @@ export interface ChatCompletionsClient {
    * INVALID_MESSAGE), with `signal.reason` when the signal aborts, or with what `onDelta` threw.
    */
   stream(request: StreamRequest): Promise<StreamResult>;
+  /** Closes the pooled connections (shutdown, after the streams ended); `stream` is not called again. */
+  close(): void;
 }
 
 export interface ChatCompletionsClientOptions {
@@ -188,6 +190,7 @@ export function createChatCompletionsClient(options: ChatCompletionsClientOption
         if (!completed && !controller.signal.aborted) controller.abort();
       }
     },
+    close: () => upstream.close(),
   };
 }
 
