@@ -57,7 +57,7 @@ export class GatewayMetrics implements Observer {
 
   private readonly connectionsRefused: Counter<'code'>;
   private readonly received: Counter<'type'>;
-  private readonly sent: Counter<'type'>;
+  private readonly sentTally = new Map<string, number>();
   private readonly errors: Counter<'code'>;
   private readonly rateLimitedTotal: Counter<'class' | 'scope'>;
   private readonly dropped: Counter<'type'>;
@@ -98,7 +98,20 @@ export class GatewayMetrics implements Observer {
     });
     this.connectionsRefused = counter('gateway_connections_refused_total', 'Handshakes refused, by error code.', ['code']);
     this.received = counter('gateway_messages_received_total', 'Messages received, by type (unknown for a type the namespace does not serve).', ['type']);
-    this.sent = counter('gateway_messages_sent_total', 'Messages sent, by server event type.', ['type']);
+    // Sends are tallied in a plain Map and added to the counter when it is read (a scrape, the
+    // detailed stats): an emit to a user's sockets runs for every AI token, and a labelled
+    // increment hashes its labels each time.
+    const sentTally = this.sentTally;
+    new Counter<'type'>({
+      name: 'gateway_messages_sent_total',
+      help: 'Messages sent, by server event type.',
+      labelNames: ['type'],
+      registers,
+      collect() {
+        for (const [type, n] of sentTally) this.inc({ type }, n);
+        sentTally.clear();
+      },
+    });
     this.errors = counter('gateway_errors_total', 'Errors sent to clients, by code.', ['code']);
     this.rateLimitedTotal = counter('gateway_rate_limited_total', 'Refusals by a rate limit, by rate class and scope.', ['class', 'scope']);
     this.dropped = counter('gateway_messages_dropped_total', 'Messages dropped silently (throttled streams), by type.', ['type']);
@@ -181,12 +194,12 @@ export class GatewayMetrics implements Observer {
    * Per message type, the labelled children of the per-message series, made once: prom-client
    * hashes a label set on every call otherwise, and these run for every message and every emit.
    */
-  private readonly byType = new Map<string, { received: Child<Counter>; sent: Child<Counter>; duration: Child<Histogram> }>();
+  private readonly byType = new Map<string, { received: Child<Counter>; duration: Child<Histogram> }>();
 
   private typeChildren(type: string) {
     let c = this.byType.get(type);
     if (!c) {
-      c = { received: this.received.labels({ type }), sent: this.sent.labels({ type }), duration: this.handlerDuration.labels({ type }) };
+      c = { received: this.received.labels({ type }), duration: this.handlerDuration.labels({ type }) };
       this.byType.set(type, c);
     }
     return c;
@@ -213,7 +226,7 @@ export class GatewayMetrics implements Observer {
 
   /** `count` messages of server event `type` sent (a broadcast counts its recipients when known). */
   messagesSent(type: string, count = 1): void {
-    if (count > 0) this.typeChildren(type).sent.inc(count);
+    if (count > 0) this.sentTally.set(type, (this.sentTally.get(type) ?? 0) + count);
   }
 
   adapterPublishFailed(): void {

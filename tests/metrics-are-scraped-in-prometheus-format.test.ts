@@ -79,6 +79,11 @@ describe('GET /metrics serves Prometheus metrics of the pod', () => {
     expect(delta('gateway_messages_received_total', { type: 'cell_update' })).toBe(1);
     expect(delta('gateway_messages_received_total', { type: 'join_room' })).toBeGreaterThanOrEqual(4);
     expect(delta('gateway_messages_received_total', { type: 'unknown' })).toBe(1);
+    // Emits into rooms are counted by event type (room_state answers each join), once per emit,
+    // and a second scrape reads the same totals: tallies are added when read, never twice.
+    expect(delta('gateway_messages_sent_total', { type: 'room_state' })).toBeGreaterThanOrEqual(2);
+    const again = await families(base);
+    expect(valueOf(again, 'gateway_messages_sent_total', { type: 'room_state' })).toBe(valueOf(after, 'gateway_messages_sent_total', { type: 'room_state' }));
     expect(delta('gateway_errors_total', { code: 'INVALID_MESSAGE' })).toBe(2);
     expect(delta('gateway_errors_total', { code: 'UNKNOWN_MESSAGE_TYPE' })).toBe(1);
     expect(delta('gateway_handler_duration_seconds_count', { type: 'join_room' })).toBeGreaterThanOrEqual(3);
