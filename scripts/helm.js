@@ -64,13 +64,19 @@ function extract(zipPath, target) {
           if (streamErr) return reject(streamErr);
           const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
           const out = fs.createWriteStream(temp, { mode: 0o755 });
+          let failed = false;
           const fail = (err) => {
+            if (failed) return;
+            failed = true;
             out.destroy();
             fs.rm(temp, { force: true }, () => reject(err));
           };
           stream.on('error', fail);
           out.on('error', fail);
-          out.on('finish', () => {
+          // 'close', not 'finish': the file descriptor must be closed before anyone executes the
+          // binary, or exec fails with ETXTBSY (the file is still open for writing).
+          out.on('close', () => {
+            if (failed) return;
             try {
               if (fs.statSync(temp).size !== entry.uncompressedSize) throw new Error(`${ENTRY}: short extraction`);
               fs.chmodSync(temp, 0o755);
