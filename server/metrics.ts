@@ -56,7 +56,8 @@ export class GatewayMetrics implements Observer {
   readonly registry = new Registry();
 
   private readonly connectionsRefused: Counter<'code'>;
-  private readonly received: Counter<'type'>;
+  /** Per message type, counted in a plain Map and added to the counters when they are read. */
+  private readonly receivedTally = new Map<string, number>();
   private readonly sentTally = new Map<string, number>();
   private readonly errors: Counter<'code'>;
   private readonly rateLimitedTotal: Counter<'class' | 'scope'>;
@@ -97,21 +98,22 @@ export class GatewayMetrics implements Observer {
       },
     });
     this.connectionsRefused = counter('gateway_connections_refused_total', 'Handshakes refused, by error code.', ['code']);
-    this.received = counter('gateway_messages_received_total', 'Messages received, by type (unknown for a type the namespace does not serve).', ['type']);
-    // Sends are tallied in a plain Map and added to the counter when it is read (a scrape, the
-    // detailed stats): an emit to a user's sockets runs for every AI token, and a labelled
-    // increment hashes its labels each time.
-    const sentTally = this.sentTally;
-    new Counter<'type'>({
-      name: 'gateway_messages_sent_total',
-      help: 'Messages sent, by server event type.',
-      labelNames: ['type'],
-      registers,
-      collect() {
-        for (const [type, n] of sentTally) this.inc({ type }, n);
-        sentTally.clear();
-      },
-    });
+    // Every message and every emit counts one of these: tallied in a Map and added to the counter
+    // when it is read (a scrape, the detailed stats), since prom-client hashes the label set on
+    // every increment, a labelled child's included.
+    const tallied = (name: string, help: string, tally: Map<string, number>) =>
+      new Counter<'type'>({
+        name,
+        help,
+        labelNames: ['type'],
+        registers,
+        collect() {
+          for (const [type, n] of tally) this.inc({ type }, n);
+          tally.clear();
+        },
+      });
+    tallied('gateway_messages_received_total', 'Messages received, by type (unknown for a type the namespace does not serve).', this.receivedTally);
+    tallied('gateway_messages_sent_total', 'Messages sent, by server event type.', this.sentTally);
     this.errors = counter('gateway_errors_total', 'Errors sent to clients, by code.', ['code']);
     this.rateLimitedTotal = counter('gateway_rate_limited_total', 'Refusals by a rate limit, by rate class and scope.', ['class', 'scope']);
     this.dropped = counter('gateway_messages_dropped_total', 'Messages dropped silently (throttled streams), by type.', ['type']);
@@ -190,28 +192,21 @@ export class GatewayMetrics implements Observer {
   }
 
   /** Every message's outcome in the pipeline (server/dispatch.ts). */
-  /**
-   * Per message type, the labelled children of the per-message series, made once: prom-client
-   * hashes a label set on every call otherwise, and these run for every message and every emit.
-   */
-  private readonly byType = new Map<string, { received: Child<Counter>; duration: Child<Histogram> }>();
+  /** Per message type, the handler-duration child, made once. */
+  private readonly durations = new Map<string, Child<Histogram>>();
 
-  private typeChildren(type: string) {
-    let c = this.byType.get(type);
-    if (!c) {
-      c = { received: this.received.labels({ type }), duration: this.handlerDuration.labels({ type }) };
-      this.byType.set(type, c);
-    }
-    return c;
+  private durationOf(type: string): Child<Histogram> {
+    let child = this.durations.get(type);
+    if (!child) this.durations.set(type, (child = this.handlerDuration.labels({ type })));
+    return child;
   }
 
   onOutcome(o: CallOutcome): void {
-    const children = this.typeChildren(o.type);
-    children.received.inc();
+    this.receivedTally.set(o.type, (this.receivedTally.get(o.type) ?? 0) + 1);
     if (o.code !== undefined && !o.dropped) this.errors.inc({ code: o.code });
     if (o.stage === 'guard' && o.code === 'RATE_LIMIT_EXCEEDED') this.rateLimited(o.rate ?? 'unknown', o.guard ?? 'unknown');
     if (o.dropped) this.dropped.inc({ type: o.type });
-    if (o.stage === 'handler' && o.seconds !== undefined && o.seconds >= 0) children.duration.observe(o.seconds);
+    if (o.stage === 'handler' && o.seconds !== undefined && o.seconds >= 0) this.durationOf(o.type).observe(o.seconds);
   }
 
   /** A refusal by a rate limit outside the message pipeline (connections per IP or user, room broadcasts). */

@@ -13,6 +13,7 @@ import {
   type StreamResult,
 } from '../server/upstreams/chat-completions';
 import { FakeOpenAI, type FakeChunk, type FakeStreamEnd } from './support/fake-openai';
+import { Progress } from './support/progress';
 
 /**
  * The AI upstream client against a real HTTP server speaking the Chat Completions stream format
@@ -414,9 +415,10 @@ describe('the upstream connection', () => {
 
   it('closes its pooled connections when closed (the pod stops), not IDLE_SOCKET_MS later', async () => {
     let open = 0;
+    const progress = new Progress();
     const upstream = await bareUpstream((_i, res, req) => {
       open++;
-      req.socket.once('close', () => open--);
+      req.socket.once('close', () => (open--, progress.notify()));
       whole(res);
     });
     try {
@@ -424,8 +426,7 @@ describe('the upstream connection', () => {
       expect((await start(c).promise).content).toBe('a b ');
       expect(open).toBe(1); // kept alive in the pool
       c.close();
-      const deadline = Date.now() + 1000;
-      while (open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await progress.until(() => open === 0, 1000, 'the pooled connection closed').catch(() => undefined);
       expect(open).toBe(0);
     } finally {
       await upstream.close();

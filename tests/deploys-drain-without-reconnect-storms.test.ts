@@ -1,7 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { io as ioV4, type Socket } from 'socket.io-client';
+import { io as ioV4 } from 'socket.io-client';
 import WebSocket from 'ws';
 import { ConnectionTracker, drainConnections } from '../server/drain';
 import { createLogger } from '../server/logger';
@@ -9,11 +9,8 @@ import { cleanUpAfterEach, useRedis } from './support/lifecycle';
 import { PodProcess } from './support/pods';
 import { ServiceProxyProcess } from './support/service-proxy';
 import { token } from './support/tokens';
-import type { LegacySocket } from './support/clients';
+import { ioV2, type AnySocket } from './support/clients';
 import { Progress } from './support/progress';
-// socket.io-client 2.x, installed under an alias, for the legacy (Engine.IO 3) protocol.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const ioV2: (url: string, opts?: Record<string, unknown>) => LegacySocket = require('socket.io-client-v2');
 
 const redis = useRedis();
 cleanUpAfterEach();
@@ -61,30 +58,9 @@ function track(kind: Kind, user: string): Tracked {
   return t;
 }
 
-/** A Socket.IO v4 client with socket.io-client's own reconnection, rejoining the room on every connect. */
-function v4Client(url: string, user: string): Tracked {
-  const t = track('v4', user);
-  const socket: Socket = ioV4(url, { auth: { token: token({ sub: user }) }, transports: ['websocket'], forceNew: true, ...BACKOFF });
-  socket.on('connect', () => {
-    t.connects.push(Date.now());
-    socket.emit('join_room', { room_id: ROOM }, (ack: { ok: boolean }) => {
-      if (ack?.ok) t.joinedAt = Date.now();
-      progress.notify();
-    });
-  });
-  socket.on('disconnect', (reason) => {
-    t.closes.push(reason);
-    t.joinedAt = undefined;
-  });
-  socket.on('tick', (p: { seq: number }) => received(t, p.seq));
-  t.stop = () => socket.close();
-  return t;
-}
-
-/** A Socket.IO v2 (Engine.IO 3) client, likewise. */
-function v2Client(url: string, user: string): Tracked {
-  const t = track('v2', user);
-  const socket = ioV2(url, { query: { token: token({ sub: user }) }, transports: ['websocket'], forceNew: true, ...BACKOFF });
+/** Tracks a Socket.IO client that reconnects by itself, rejoining the room on every connect. */
+function trackSocketIo(kind: Kind, user: string, socket: AnySocket): Tracked {
+  const t = track(kind, user);
   socket.on('connect', () => {
     t.connects.push(Date.now());
     socket.emit('join_room', { room_id: ROOM }, (ack: { ok: boolean }) => {
@@ -100,6 +76,14 @@ function v2Client(url: string, user: string): Tracked {
   t.stop = () => socket.close();
   return t;
 }
+
+/** A Socket.IO v4 client with socket.io-client's own reconnection. */
+const v4Client = (url: string, user: string): Tracked =>
+  trackSocketIo('v4', user, ioV4(url, { auth: { token: token({ sub: user }) }, transports: ['websocket'], forceNew: true, ...BACKOFF }));
+
+/** A Socket.IO v2 (Engine.IO 3) client, likewise. */
+const v2Client = (url: string, user: string): Tracked =>
+  trackSocketIo('v2', user, ioV2(url, { query: { token: token({ sub: user }) }, transports: ['websocket'], forceNew: true, ...BACKOFF }));
 
 /**
  * A seed 002 native client (`/api/v1/ws?token=`) that reconnects by itself when its connection

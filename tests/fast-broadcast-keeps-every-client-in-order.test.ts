@@ -3,6 +3,7 @@ import { fastBroadcastProblems } from '../server/fast-broadcast';
 import { closeClients, connectV2, connectV4, request } from './support/clients';
 import { startGateway, stopGateways, urlOf } from './support/gateway';
 import { closeNatives, connectWorkspace, type NativeClient } from './support/native';
+import { Progress } from './support/progress';
 import { token } from './support/tokens';
 
 afterEach(() => {
@@ -10,6 +11,9 @@ afterEach(() => {
   closeNatives();
 });
 afterAll(stopGateways);
+
+/** Every receipt of a test notifies it: the waits below re-check their condition then. */
+const progress = new Progress();
 
 const ROOM = 'fast';
 const TEXT = 'héllo ✓ 日本語 🚀';
@@ -27,7 +31,10 @@ async function clientsIn(gw: Gateway) {
   const got: Record<string, Received> = {};
   for (const [name, socket] of Object.entries(sockets)) {
     got[name] = [];
-    socket.on('seq', (m: Received[number]) => got[name].push({ ...m, ...(m.bin !== undefined ? { bin: (m.bin as unknown as Buffer).length ?? m.bin } : {}) }));
+    socket.on('seq', (m: Received[number]) => {
+      got[name].push({ ...m, ...(m.bin !== undefined ? { bin: (m.bin as unknown as Buffer).length ?? m.bin } : {}) });
+      progress.notify();
+    });
     expect(await request(socket as never, 'join_room', { room_id: ROOM })).toMatchObject({ ok: true });
   }
   native.send({ type: 'join_room', room_id: ROOM });
@@ -56,9 +63,8 @@ describe.each([
       await new Promise((r) => setImmediate(r));
     }
     const total = n;
-    const deadline = Date.now() + 10_000;
     const done = () => Object.entries(got).every(([name, list]) => list.length === (name === 'v4ws' ? total : total - 20));
-    while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await progress.until(done, 10_000, 'every seq').catch(() => undefined);
     for (const [name, list] of Object.entries(got)) {
       const expected = [...Array(total).keys()].filter((k) => name === 'v4ws' || k % 7 !== 5);
       expect({ name, ns: list.map((m) => m.n) }).toEqual({ name, ns: expected });
@@ -84,10 +90,9 @@ describe.each([
     expect(answers.filter((a) => a?.answer === 42)).toHaveLength(4);
 
     const volatile: string[] = [];
-    for (const [name, socket] of Object.entries(sockets)) socket.on('blip', () => volatile.push(name));
+    for (const [name, socket] of Object.entries(sockets)) socket.on('blip', () => (volatile.push(name), progress.notify()));
     nsp.to(`room:${ROOM}`).volatile.emit('blip', { at: Date.now() });
-    const deadline = Date.now() + 5000;
-    while (volatile.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await progress.until(() => volatile.length >= 4, 5000, 'every blip').catch(() => undefined);
     expect(volatile.sort()).toEqual(['v2', 'v4polling', 'v4upgrade', 'v4ws']);
   });
 });
@@ -104,15 +109,14 @@ describe('the fast path', () => {
     for (const client of clients) expect(await request(client, 'join_room', { room_id: ROOM })).toMatchObject({ ok: true });
     expect(await request(c, 'join_room', { room_id: 'other' })).toMatchObject({ ok: true });
     const got = clients.map(() => [] as number[]);
-    clients.forEach((client, i) => client.on('seq', (m: { n: number }) => got[i].push(m.n)));
+    clients.forEach((client, i) => client.on('seq', (m: { n: number }) => (got[i].push(m.n), progress.notify())));
     const nsp = gw.io.of('/') as any;
     const sender = nsp.sockets.get(a.id!);
     sender.to(`room:${ROOM}`).emit('seq', { n: 1 }); // every member but the sender
     nsp.to(`room:${ROOM}`).except(b.id!).emit('seq', { n: 2 }); // every member but b
     nsp.to(`room:${ROOM}`).to('room:other').emit('seq', { n: 3 }); // c is in both: once
     nsp.to(`room:${ROOM}`).emit('seq', { n: 4 });
-    const deadline = Date.now() + 5000;
-    while (got.some((list) => list.at(-1) !== 4) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await progress.until(() => got.every((list) => list.at(-1) === 4), 5000, 'the last broadcast').catch(() => undefined);
     expect(got).toEqual([
       [2, 3, 4],
       [1, 3, 4],
@@ -129,14 +133,13 @@ describe('the fast path', () => {
     let encoded = 0;
     nsp.adapter._encode = (...args: unknown[]) => (encoded++, encode(...args));
     const got: number[] = [];
-    client.on('seq', (m: { n: number }) => got.push(m.n));
+    client.on('seq', (m: { n: number }) => (got.push(m.n), progress.notify()));
     nsp.to('room:nobody-here').emit('seq', { n: 1 });
     (gw.io.of('/chat') as any).emit('seq', { n: 2 }); // a namespace without sockets
     expect(encoded).toBe(0);
     nsp.to('room:nobody-here').to(`room:${ROOM}`).emit('seq', { n: 3 });
     expect(encoded).toBe(1);
-    const deadline = Date.now() + 5000;
-    while (got.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await progress.until(() => got.length >= 1, 5000, '1 seq').catch(() => undefined);
     expect(got).toEqual([3]);
   });
 
@@ -153,10 +156,9 @@ describe('the fast path', () => {
     raw._writev = (chunks: unknown[], cb: () => void) => (calls.push(chunks.length), writev(chunks, cb));
     raw._write = (chunk: unknown, enc: string, cb: () => void) => (calls.push(1), write(chunk, enc, cb));
     const got: number[] = [];
-    client.on('seq', (m: { n: number }) => got.push(m.n));
+    client.on('seq', (m: { n: number }) => (got.push(m.n), progress.notify()));
     for (let n = 0; n < 10; n++) (gw.io.of('/') as any).to(`room:${ROOM}`).emit('seq', { n });
-    const deadline = Date.now() + 5000;
-    while (got.length < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await progress.until(() => got.length >= 10, 5000, '10 seq').catch(() => undefined);
     expect(got).toEqual([...Array(10).keys()]);
     expect(calls).toEqual([10]);
   });

@@ -1,3 +1,4 @@
+import type { Plan } from '../lib/plan';
 import type { Figure } from '../lib/results';
 import type { Environment } from './environment';
 import type { Summary } from './summary';
@@ -14,35 +15,8 @@ export interface MarkdownInput {
   warnings: string[];
   failures: string[];
   figures: Figure[];
-  plan: {
-    reps: number;
-    clients: number;
-    payloadBytes: number;
-    steadyRate: number;
-    steadySeconds: number;
-    steadySize: number;
-    clusterSize: number;
-    floodUsers: number;
-    floodUserRate: number;
-    floodSeconds: number;
-    floodRate: number;
-    aiStreams: number;
-    aiTokens: number;
-    aiTokenRate: number;
-    aiStaggerMs: number;
-    uploadMb: number;
-    shardedRooms: number;
-    shardedRoomSize: number;
-    shardedPods: number[];
-    shardedRate: number;
-    shardedSeconds: number;
-    streamClients: number;
-    streamValues: number;
-    streamRate: number;
-    streamRoomRate: number;
-    streamBatch: number;
-    streamSeconds: number;
-  };
+  /** The run's plan (`only` as in latest.json: a list, not a Set). */
+  plan: Omit<Plan, 'only'>;
 }
 
 /** Hand-written notes between these markers survive regeneration (dated by their author). */

@@ -33,7 +33,6 @@ type AdapterConstructor = Exclude<Parameters<Server['adapter']>[0], undefined>;
  * UPSTREAM_UNAVAILABLE instead of hanging; the adapter's publisher queues until Redis is back.
  */
 export interface RedisConnections {
-  readonly mode: 'single' | 'cluster';
   /** How the stores name keys (hash tags on a cluster). */
   readonly keys: KeySpace;
   /** The adapter's subscriber; the streams hub duplicates it for a connection of its own. */
@@ -60,6 +59,11 @@ export interface RedisObserver {
 const QUIT_TIMEOUT_MS = 2000;
 
 const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000);
+
+/** Whether a subscriber connection is an ioredis Cluster (REDIS_CLUSTER_NODES). */
+export function isIORedisCluster(client: SubscriberClient): client is IORedisCluster {
+  return (client as { isCluster?: unknown }).isCluster === true;
+}
 
 export function isClusterClient(client: DataClient): client is RedisClusterClient {
   return 'masters' in client;
@@ -118,7 +122,8 @@ async function closeClusterClient(client: RedisClusterClient): Promise<void> {
   if ((await withinQuitTimeout(client.quit())) === 'late' && client.isOpen) await client.disconnect().catch(() => undefined);
 }
 
-async function closeIORedis(client: IORedisCluster): Promise<void> {
+/** QUIT, or the sockets closed when QUIT takes longer than QUIT_TIMEOUT_MS (a node away). */
+export async function closeIORedis(client: IORedisCluster): Promise<void> {
   if ((client.status as string) === 'end') return;
   if ((await withinQuitTimeout(client.quit())) === 'late' && (client.status as string) !== 'end') client.disconnect();
 }
@@ -163,7 +168,6 @@ async function connectSingle(url: string, logger: Logger, observer?: RedisObserv
   log.info('connected to redis');
 
   return {
-    mode: 'single',
     keys: SINGLE_REDIS_KEYS,
     sub,
     data,
@@ -186,7 +190,7 @@ interface Seed {
 }
 
 export function parseSeed(entry: string): Seed {
-  const url = new URL(/^rediss?:\/\//.test(entry) ? entry : `redis://${entry}`);
+  const url = new URL(/^rediss?:\/\//i.test(entry) ? entry : `redis://${entry}`);
   return {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: Number(url.port || 6379),
@@ -341,7 +345,6 @@ async function connectCluster(nodes: readonly string[], logger: Logger, observer
 
   const ready = () => !closed && dataReady(data) && pub.status === 'ready' && sub.status === 'ready';
   return {
-    mode: 'cluster',
     keys: CLUSTER_KEYS,
     sub,
     data,

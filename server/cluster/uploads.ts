@@ -39,17 +39,21 @@ export class MemoryUploadRegistry implements UploadRegistry {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  private live(userId: string): UserUploads {
-    let user = this.users.get(userId);
-    if (!user) this.users.set(userId, (user = { inFlight: new Map(), files: new Map() }));
+  /** The user's uploads with the lapsed ones pruned; a user left with none is forgotten. */
+  private live(userId: string): UserUploads | undefined {
+    const user = this.users.get(userId);
+    if (!user) return undefined;
     const now = this.now();
     for (const [id, expiresAt] of user.inFlight) if (expiresAt <= now) user.inFlight.delete(id);
     for (const [fileId, id] of user.files) if (!user.inFlight.has(id)) user.files.delete(fileId);
-    return user;
+    if (user.inFlight.size > 0) return user;
+    this.users.delete(userId);
+    return undefined;
   }
 
   async begin(userId: string, fileId: string, uploadId: string, expiresAt: number, max: number): Promise<BeginResult> {
-    const user = this.live(userId);
+    let user = this.live(userId);
+    if (!user) this.users.set(userId, (user = { inFlight: new Map(), files: new Map() }));
     const existing = user.files.get(fileId);
     if (existing !== undefined) return { status: 'existing', uploadId: existing };
     if (user.inFlight.size >= max) return { status: 'limit', inFlight: user.inFlight.size };
@@ -59,7 +63,7 @@ export class MemoryUploadRegistry implements UploadRegistry {
   }
 
   async find(userId: string, fileId: string): Promise<string | undefined> {
-    return this.live(userId).files.get(fileId);
+    return this.live(userId)?.files.get(fileId);
   }
 
   async end(userId: string, fileId: string, uploadId: string): Promise<void> {

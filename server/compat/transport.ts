@@ -1,13 +1,9 @@
 import { Transport } from 'engine.io';
 import WebSocket from 'ws';
-import { FAST_WIRE, idleSocketOf, type FastWire, type WsLike } from '../fast-broadcast';
+import { FAST_WIRE, idleSocketOf, textFrameHeader, type FastWire, type WsLike } from '../fast-broadcast';
 
-/** `ws` internals used to send one pre-framed buffer to many sockets (as Socket.IO's adapter does). */
-const { Sender } = WebSocket as unknown as {
-  Sender: { frame(data: Buffer, options: { readOnly: boolean; mask: boolean; rsv1: boolean; opcode: number; fin: boolean }): Buffer[] };
-};
+/** `ws` internal used to send one pre-framed buffer to many sockets (as Socket.IO's adapter does). */
 type RawSender = { sendFrame(list: readonly Buffer[], cb?: (err?: Error) => void): void };
-const FRAME_OPTIONS = { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true };
 
 /**
  * A text frame framed once (header and payload) for all the recipients of a broadcast; written
@@ -23,7 +19,8 @@ export class PreparedFrame {
 
 /** A text frame, header and payload, as one Buffer. */
 function frameBytes(text: string): Buffer {
-  const [header, payload] = Sender.frame(Buffer.from(text), FRAME_OPTIONS);
+  const payload = Buffer.from(text);
+  const header = textFrameHeader(payload.length);
   return Buffer.concat([header, payload], header.length + payload.length);
 }
 
@@ -123,13 +120,13 @@ export class NativeTransport extends Transport {
    * frame, built once per broadcast and dialect), when they can be written now: the WebSocket open
    * and ws's sender idle, so nothing queued is passed. `null`: the dialect has no frame for it.
    */
-  readonly [FAST_WIRE]: FastWire = (encoded, options) => {
+  [FAST_WIRE](...[encoded, options]: Parameters<FastWire>): ReturnType<FastWire> {
     const socket = idleSocketOf(this.ws as unknown as WsLike);
     if (!socket) return undefined;
     const frame = this.sink.outgoing(encoded, options);
     if (frame === undefined) return null;
     return { socket, wire: typeof frame === 'string' ? frameBytes(frame) : frame.wire };
-  };
+  }
 
   private write(frame: OutgoingFrame, cb?: (err?: Error) => void): void {
     if (typeof frame === 'string') this.ws.send(frame, TEXT, cb);

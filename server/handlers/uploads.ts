@@ -12,7 +12,8 @@ import { newUploadId, type UploadMetadata } from '../uploads/metadata';
 import { ProgressReporter } from '../uploads/progress';
 import { registerUploadRelay } from '../uploads/relay';
 import { createUploadStorage } from '../uploads/storage';
-import { UPLOADS_PATH, UploadEndpoint } from '../uploads/tus';
+import { uploadPath } from '../uploads/metadata';
+import { UploadEndpoint } from '../uploads/tus';
 import type { Feature } from './context';
 
 /** Scheme and host a client reached the gateway by; forwarded headers count only behind a trusted proxy. */
@@ -106,8 +107,8 @@ export const registerUploads: Feature = (ctx) => {
   const ticket = (upload: Upload, fileId: string, base: string): UploadTicket => ({
     file_id: fileId,
     upload_id: upload.id,
-    upload_url: `${base}${UPLOADS_PATH}/${upload.id}`,
-    upload_path: `${UPLOADS_PATH}/${upload.id}`,
+    upload_url: `${base}${uploadPath(upload.id)}`,
+    upload_path: uploadPath(upload.id),
     offset: upload.offset,
     total_bytes: upload.size ?? 0,
     expires_at: new Date(Date.parse(upload.creation_date ?? new Date().toISOString()) + config.expiryMs).toISOString(),

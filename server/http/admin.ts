@@ -13,10 +13,15 @@ import type { CellStore } from '../cluster/cells';
 import type { PresenceStore } from '../cluster/presence';
 import { jsonDepthExceeds, MAX_FRAME_DEPTH } from '../compat/frames';
 
-/** Every REST error: the code's HTTP status (shared/errors.ts) and `{code, error, timestamp, ...details}`. */
+/** The REST API's error body: `{...details, code, error, timestamp}`. */
+export function httpErrorBody(e: GatewayError): Record<string, unknown> {
+  return { ...e.details, code: e.code, error: e.message, timestamp: new Date().toISOString() };
+}
+
+/** Every REST error: the code's HTTP status (shared/errors.ts) and its body (httpErrorBody). */
 export function sendHttpError(res: Response, err: unknown): void {
   const e = toGatewayError(err);
-  res.status(ErrorChannels[e.code].http).json({ ...e.details, code: e.code, error: e.message, timestamp: new Date().toISOString() });
+  res.status(ErrorChannels[e.code].http).json(httpErrorBody(e));
 }
 
 /**

@@ -5,7 +5,8 @@ import { ErrorCodes, GatewayError } from '../../shared/errors';
 import { HttpErrorBody } from '../../shared/rest';
 import { bearerToken } from '../auth/token';
 import type { TokenVerifier } from '../auth/verify';
-import { UPLOADS_PATH, type UploadEndpoint } from '../uploads/tus';
+import { UPLOAD_ID, UPLOADS_PATH } from '../uploads/metadata';
+import type { UploadEndpoint } from '../uploads/tus';
 import { sendHttpError } from './admin';
 
 export interface UploadRouteDeps {
@@ -49,7 +50,7 @@ export function uploadRoutes(deps: UploadRouteDeps): Router {
   return router;
 }
 
-const UploadIdParam = z.object({ upload_id: z.string().regex(/^[0-9a-f]{32}$/).describe('The id the gateway gave the upload (32 hex digits).') });
+const UploadIdParam = z.object({ upload_id: z.string().regex(UPLOAD_ID).describe('The id the gateway gave the upload (32 hex digits).') });
 
 /** The tus routes in the OpenAPI document (user JWT, not admin). */
 export function describeUploadRoutes(registry: OpenAPIRegistry): void {

@@ -1,7 +1,7 @@
 import { StreamPublication, type StreamItem, type SubscriptionType } from '../../shared/messages/streams';
 import { ErrorCodes, GatewayError } from '../../shared/errors';
 import type { Cluster as IORedisCluster } from 'ioredis';
-import { isClusterClient, type DataClient, type RedisClient, type SubscriberClient } from '../cluster/redis';
+import { closeIORedis, isClusterClient, isIORedisCluster, type DataClient, type RedisClient, type SubscriberClient } from '../cluster/redis';
 import type { Logger } from '../logger';
 
 /** Delivers items of one type to this pod's matching subscriptions; returns the deliveries made. */
@@ -137,16 +137,8 @@ export class StreamHub {
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     if (!subscriber) return;
-    if (isIORedisCluster(subscriber)) {
-      if ((subscriber.status as string) === 'end') return;
-      // QUIT waits for every node; a node that is away would hold the stop: 2 s, then the sockets close.
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 2000)));
-      const result = await Promise.race([subscriber.quit().catch(() => undefined), late]);
-      clearTimeout(timer);
-      if (result === 'late') subscriber.disconnect();
-      return;
-    }
+    // QUIT waits for every node; a node that is away would hold the stop: then the sockets close.
+    if (isIORedisCluster(subscriber)) return closeIORedis(subscriber);
     if (!subscriber.isOpen) return;
     await (subscriber.isReady ? subscriber.quit() : subscriber.disconnect()).catch(() => undefined);
   }
@@ -181,8 +173,4 @@ export class StreamHub {
     this.lastWarning = now;
     this.dropped = 0;
   }
-}
-
-function isIORedisCluster(client: SubscriberClient): client is IORedisCluster {
-  return (client as { isCluster?: unknown }).isCluster === true;
 }

@@ -17,7 +17,7 @@ export interface Announcement {
 export const UNSUPPORTED_TYPE = 'unsupported_type';
 
 export type Admission =
-  | { readonly status: 'created'; readonly metadata: UploadMetadata; readonly expiresAt: number }
+  | { readonly status: 'created'; readonly metadata: UploadMetadata }
   | { readonly status: 'existing'; readonly uploadId: string };
 
 /**
@@ -64,7 +64,7 @@ export class UploadAdmission {
       });
     }
     const metadata: UploadMetadata = { filename: sanitizeFilename(a.filename), filetype, file_id: fileId, user_id: principal.userId };
-    return { status: 'created', metadata, expiresAt };
+    return { status: 'created', metadata };
   }
 
   /** Frees the place of an upload that will not go on (finished, terminated, found gone). */

@@ -6,6 +6,10 @@ import { randomBytes } from 'node:crypto';
  */
 export const UPLOAD_ID = /^[0-9a-f]{32}$/;
 
+/** Where the tus endpoint is served, and an upload's own path under it (also its download path on disk). */
+export const UPLOADS_PATH = '/api/v1/uploads';
+export const uploadPath = (id: string): string => `${UPLOADS_PATH}/${id}`;
+
 export const newUploadId = (): string => randomBytes(16).toString('hex');
 
 /** The type of an upload that names none. */

@@ -6,10 +6,10 @@ import { FileStore } from '@tus/file-store';
 import { S3Store } from '@tus/s3-store';
 import { ERRORS, type DataStore } from '@tus/utils';
 import type { UploadsConfig } from '../config';
+import { uploadPath } from './metadata';
 
 /** Where uploads go, and what URL a finished one is fetched from. */
 export interface UploadStorage {
-  readonly kind: 'disk' | 's3';
   readonly store: DataStore;
   /**
    * The URL `file_upload_complete` carries: on disk, the gateway's own download route under `base`
@@ -85,9 +85,9 @@ export function createUploadStorage(config: UploadsConfig): UploadStorage {
       },
     });
     const objectBase = endpoint ? `${endpoint.replace(/\/+$/, '')}/${bucket}` : `https://${bucket}.s3.${region}.amazonaws.com`;
-    return { kind: 's3', store, downloadUrl: (id) => `${objectBase}/${id}` };
+    return { store, downloadUrl: (id) => `${objectBase}/${id}` };
   }
   mkdirSync(config.dir, { recursive: true, mode: 0o750 });
   const store = new DiskStore({ directory: config.dir, expirationPeriodInMilliseconds: config.expiryMs });
-  return { kind: 'disk', store, downloadUrl: (id, base) => `${base}/api/v1/uploads/${id}` };
+  return { store, downloadUrl: (id, base) => `${base}${uploadPath(id)}` };
 }

@@ -2,13 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as TusServer } from '@tus/server';
 import { EVENTS, type Upload } from '@tus/utils';
 import { ErrorChannels, ErrorCodes, GatewayError, toGatewayError } from '../../shared/errors';
+import { httpErrorBody } from '../http/admin';
 import type { Principal } from '../auth/principal';
 import type { Logger } from '../logger';
 import { UNSUPPORTED_TYPE, type UploadAdmission } from './admission';
-import { newUploadId, readMetadata, UPLOAD_ID, type UploadMetadata } from './metadata';
+import { newUploadId, readMetadata, UPLOAD_ID, UPLOADS_PATH, uploadPath, type UploadMetadata } from './metadata';
 import type { UploadStorage } from './storage';
 
-export const UPLOADS_PATH = '/api/v1/uploads';
 
 /** What the endpoint tells the rest of the gateway while bytes arrive. */
 export interface UploadListener {
@@ -31,7 +31,7 @@ export interface UploadEndpointDeps {
 
 /** A tus error answer: the status and the REST API's JSON error body. */
 function refusal(status: number, err: GatewayError): { status_code: number; body: string } {
-  return { status_code: status, body: JSON.stringify({ ...err.details, code: err.code, error: err.message, timestamp: new Date().toISOString() }) };
+  return { status_code: status, body: JSON.stringify(httpErrorBody(err)) };
 }
 
 /** The HTTP status of a refusal: the code's, except an unaccepted type (415). */
@@ -126,7 +126,7 @@ export class UploadEndpoint {
         409,
         new GatewayError(ErrorCodes.INVALID_MESSAGE, 'This file_id has an upload in flight: resume it', {
           upload_id: admission.uploadId,
-          upload_path: `${UPLOADS_PATH}/${admission.uploadId}`,
+          upload_path: uploadPath(admission.uploadId),
         }),
       );
     }

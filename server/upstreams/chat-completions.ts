@@ -7,7 +7,6 @@ import {
   DEFAULT_RETRY_POLICY,
   connectionErrorCode,
   isRetryableConnectionCode,
-  isRetryableConnectionError,
   retryDelayMs,
   sleep,
   type RetryPolicy,
@@ -120,7 +119,7 @@ export function createChatCompletionsClient(options: ChatCompletionsClientOption
       const code = connectionErrorCode(err);
       const message = code ? `AI upstream unreachable (${code})` : 'AI upstream unreachable';
       const failure = new GatewayError(ErrorCodes.UPSTREAM_UNAVAILABLE, message);
-      throw new AttemptFailure(failure, isRetryableConnectionError(err), undefined, code);
+      throw new AttemptFailure(failure, isRetryableConnectionCode(code), undefined, code);
     }
     const { request, response } = exchange;
     let ended = false;

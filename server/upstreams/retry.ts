@@ -51,11 +51,6 @@ export function isRetryableConnectionCode(code: string | undefined): boolean {
   return code !== undefined && RETRYABLE_CONNECTION_CODES.has(code);
 }
 
-/** Whether a failed request was refused or reset (nothing was processed: safe to retry). */
-export function isRetryableConnectionError(err: unknown): boolean {
-  return isRetryableConnectionCode(connectionErrorCode(err));
-}
-
 /**
  * The wait before retry number `retry` (1-based): the upstream's Retry-After when it sends one
  * (seconds or an HTTP date), else exponential backoff with jitter (between half and all of

@@ -1,7 +1,7 @@
 import { io as ioV4, type Socket } from 'socket.io-client';
 // socket.io-client 2.x, installed under an alias, for the legacy (Engine.IO 3) protocol.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const ioV2: (url: string, opts?: Record<string, unknown>) => LegacySocket = require('socket.io-client-v2');
+export const ioV2: (url: string, opts?: Record<string, unknown>) => LegacySocket = require('socket.io-client-v2');
 
 /** The part of a socket.io-client 2.x socket the tests use. */
 export interface LegacySocket {
@@ -14,7 +14,7 @@ export interface LegacySocket {
   close(): void;
 }
 
-type AnySocket = Socket | LegacySocket;
+export type AnySocket = Socket | LegacySocket;
 const opened = new Set<AnySocket>();
 
 /** A socket.io-client v4 connection to `namespace`, resolved once connected (rejects on connect_error). */
