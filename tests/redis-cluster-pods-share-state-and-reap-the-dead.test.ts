@@ -2,6 +2,7 @@
 // cluster-wide stats and room lists, the per-user connection cap and request budget, chat history,
 // session sequencing and notifications are shared; a SIGKILLed pod's users leave every room
 // within TTL + one heartbeat (reaped room by room, each room's keys in one slot).
+import { parseSeed } from '../server/cluster/redis';
 import { loadConfig } from '../server/config';
 import type { Gateway } from '../server/gateway';
 import { connectV4, refusedV4, request, waitFor } from './support/clients';
@@ -111,5 +112,11 @@ describe('REDIS_CLUSTER_NODES', () => {
     expect(() => loadConfig(testEnv({ REDIS_CLUSTER_NODES: '10.0.0.1' }))).toThrow(/REDIS_CLUSTER_NODES: "10.0.0.1" is not host:port/);
     expect(() => loadConfig(testEnv({ REDIS_CLUSTER_NODES: 'http://x:1' }))).toThrow(/REDIS_CLUSTER_NODES/);
     expect(() => loadConfig(testEnv({ REDIS_CLUSTER_NODES: '10.0.0.1:7000', REDIS_URL: 'redis://10.0.0.1:6379' }))).toThrow(/not both/);
+  });
+
+  it('reads a seed whose scheme is in capitals as the node it names', () => {
+    const [seed] = loadConfig(testEnv({ REDIS_CLUSTER_NODES: 'REDIS://redis-0.redis:7000' })).redisCluster!.nodes;
+    expect(parseSeed(seed)).toMatchObject({ host: 'redis-0.redis', port: 7000, tls: false });
+    expect(parseSeed('ReDiSs://10.0.0.2:7001')).toMatchObject({ host: '10.0.0.2', port: 7001, tls: true });
   });
 });
