@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { catalogueProblems, clientMessage, clientMessages, isServerMessage, namespaceAccepts, type AckCallback } from '../shared/catalogue';
-import { ErrorCodes, GatewayError, toGatewayError } from '../shared/errors';
+import { ErrorCodes, GatewayError, schemaRefusal, toGatewayError } from '../shared/errors';
 import type { MessageDef } from '../shared/messages/define';
 import type { NamespaceName } from '../shared/namespaces';
 import type { PodActivity } from './cluster/activity';
@@ -223,9 +223,7 @@ export class Dispatcher {
   private validateAndRun(input: GuardInput, ack: AckCallback | undefined, route: Route): void {
     const parsed = route.def.schema.safeParse(input.payload ?? {});
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-      const err = new GatewayError(ErrorCodes.INVALID_MESSAGE, `Invalid ${input.type}: ${issues.map((i) => `${i.path || '(payload)'}: ${i.message}`).join('; ')}`, { issues });
-      return this.refuse(input.socket, input.namespace, input.type, ack, 'schema', err, route);
+      return this.refuse(input.socket, input.namespace, input.type, ack, 'schema', schemaRefusal(input.type, parsed.error.issues, '(payload)'), route);
     }
     this.run(input, ack, route, parsed.data);
   }

@@ -133,3 +133,20 @@ export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
   return new GatewayError(ErrorCodes.INTERNAL_ERROR);
 }
+
+/** A schema issue as zod reports it (structural: this module does not depend on zod). */
+export interface SchemaIssue {
+  readonly path: ReadonlyArray<PropertyKey>;
+  readonly message: string;
+}
+
+/**
+ * INVALID_MESSAGE for a value its schema refused, as the gateway reports it everywhere (a message
+ * payload, a REST body) and its clients before sending: `Invalid <what>: <path>: <message>; ...`
+ * (`whole` names an issue at the root) and `details.issues` with each issue's dot path.
+ */
+export function schemaRefusal(what: string, issues: readonly SchemaIssue[], whole: string, details: Record<string, unknown> = {}): GatewayError {
+  const listed = issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+  const text = listed.map((i) => `${i.path || whole}: ${i.message}`).join('; ');
+  return new GatewayError(ErrorCodes.INVALID_MESSAGE, `Invalid ${what}: ${text}`, { issues: listed, ...details });
+}

@@ -1,7 +1,7 @@
 import type { Browser } from 'playwright-core';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import type { Gateway } from '../server/gateway';
-import { closeClients, connectV4, request, waitFor } from './support/clients';
+import { closeClients, connectV4, request, waitFor, waitForArgs } from './support/clients';
 import { startGateway, stopGateways, urlOf } from './support/gateway';
 import { useRedis } from './support/lifecycle';
 import { launchChromium } from './support/browser';
@@ -26,20 +26,6 @@ afterEach(() => {
   closeClients();
   for (const s of admins.splice(0)) s.close();
 });
-
-/** The next `event` whose arguments (the admin UI's events have several) pass `match`. */
-function adminEvent(socket: Socket, event: string, match: (...args: any[]) => boolean, timeoutMs = 5000): Promise<any[]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${event}`)), timeoutMs);
-    const listener = (...args: any[]) => {
-      if (!match(...args)) return;
-      clearTimeout(timer);
-      socket.off(event, listener);
-      resolve(args);
-    };
-    socket.on(event, listener);
-  });
-}
 
 /** Connects to the admin UI's namespace as the page does (user name and password). */
 function adminClient(gw: Gateway, password: string): Socket {
@@ -112,14 +98,14 @@ describe('the admin UI', () => {
     await waitFor(admin as never, 'all_sockets');
     const dave = await connectV4(urlOf(podA), token({ sub: 'dave' }), { namespace: '/workspace' });
     const erin = await connectV4(urlOf(podB), token({ sub: 'erin' }), { namespace: '/workspace' });
-    const joined = adminEvent(admin, 'room_joined', (nsp, room) => nsp === '/workspace' && room === 'room:r1');
+    const joined = waitForArgs(admin, 'room_joined', (nsp, room) => nsp === '/workspace' && room === 'room:r1');
     expect(await request(dave, 'join_room', { room_id: 'r1' })).toMatchObject({ ok: true });
     await joined;
     expect(await request(erin, 'join_room', { room_id: 'r1' })).toMatchObject({ ok: true });
     // Cleanup ran when the room's state, pushed to the other pod, no longer lists dave.
     const left = waitFor<any>(erin, 'room_state', (e) => e.room_id === 'r1' && !e.users.some((u: { user_id: string }) => u.user_id === 'dave'));
     const daveId = dave.id;
-    const gone = adminEvent(admin, 'socket_disconnected', (nsp, id) => nsp === '/workspace' && id === daveId);
+    const gone = waitForArgs(admin, 'socket_disconnected', (nsp, id) => nsp === '/workspace' && id === daveId);
     dave.disconnect();
     expect((await left).users.map((u: { user_id: string }) => u.user_id)).toEqual(['erin']);
     await gone;

@@ -89,12 +89,5 @@ export function pushError(errors: string[], message: string): void {
   if (errors.length < 3 && !errors.includes(message)) errors.push(message);
 }
 
-/** Runs `count` tasks with at most `limit` in flight. */
-export async function pool(count: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < count) await task(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, count) }, lane));
-}
+export { pool } from '../lib/pool';
 

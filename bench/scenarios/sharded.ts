@@ -1,5 +1,6 @@
 import type { ConnectResult, JoinResult, PhaseStats, PublishResult } from '../clients/commands';
 import { Histogram } from '../lib/histogram';
+import { pool as inParallel } from '../lib/pool';
 import { sumSamplers, type Sampler } from '../lib/proc-stats';
 import { nowUs, round, sleep } from '../lib/stats';
 import { startRedisCluster, type RedisCluster } from '../servers/redis-cluster';
@@ -40,13 +41,8 @@ interface Room {
   parts: Array<{ url: string; from: number; count: number }>;
 }
 
-async function eachLimit<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await task(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
+/** Runs `task` for every room, at most `limit` at once. */
+const eachRoom = (rooms: Room[], limit: number, task: (room: Room) => Promise<void>) => inParallel(rooms.length, limit, (i) => task(rooms[i]));
 
 function layout(ctx: Ctx, pods: number, urls: string[]): Room[] {
   const { shardedRooms, shardedRoomSize } = ctx.plan;
@@ -100,7 +96,7 @@ async function podCount(ctx: Ctx, pods: number): Promise<void> {
     // Pods first, so they push no leave events to clients that close; then Redis, then the clients.
     await Promise.all(gateways.map((g) => g.stop()));
     await redis.stop();
-    await eachLimit(rooms, 50, (rm) => pool.request(rm.worker, { cmd: 'close', group: rm.group }, 10_000).then(() => undefined, () => undefined));
+    await eachRoom(rooms, 50, (rm) => pool.request(rm.worker, { cmd: 'close', group: rm.group }, 10_000).then(() => undefined, () => undefined));
   }
 }
 
@@ -109,7 +105,7 @@ async function setUp(ctx: Ctx, rooms: Room[], podsSample: Sampler): Promise<numb
   const { pool } = ctx;
   const errors = new Set<string>();
   let failed = 0;
-  await eachLimit(rooms, ROOMS_IN_FLIGHT, async (rm) => {
+  await eachRoom(rooms, ROOMS_IN_FLIGHT, async (rm) => {
     for (const part of rm.parts) {
       const res = await pool.request<ConnectResult>(rm.worker, { cmd: 'connect', group: rm.group, kind: 'gateway', url: part.url, room: rm.room, from: part.from, count: part.count, concurrency: part.count, timeoutMs: 20_000 }, 30_000);
       failed += res.failed;
@@ -119,7 +115,7 @@ async function setUp(ctx: Ctx, rooms: Room[], podsSample: Sampler): Promise<numb
   if (failed) throw new Error(`${failed} connections failed: ${[...errors].join('; ')}`);
   const joinStart = nowUs();
   const joinBound = Math.max(5000, Math.min(60_000, ctx.deadline - Date.now() - 5000));
-  await eachLimit(rooms, ROOMS_IN_FLIGHT, async (rm) => {
+  await eachRoom(rooms, ROOMS_IN_FLIGHT, async (rm) => {
     const res = await pool.request<JoinResult>(rm.worker, { cmd: 'join', group: rm.group, room: rm.room, concurrency: rm.members, timeoutMs: joinBound }, joinBound);
     failed += res.failed;
     for (const e of res.errors) if (errors.size < 3) errors.add(e);

@@ -227,7 +227,6 @@ export async function uploadScenario(ctx: Ctx): Promise<void> {
         let pipe: Awaited<ReturnType<typeof startPipe>> | undefined;
         try {
           pipe = await startPipe(pipeDir);
-          await sleep(300);
           const rep: Record<'fs' | 'pipe' | 'gateway', number[]> = { fs: [], pipe: [], gateway: [] };
           for (const path of ['fs', 'pipe', 'gateway', 'gateway', 'pipe', 'fs'] as const) {
             if (path === 'fs') {

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { procfsSampler, sumSamplers, type Sampler } from '../lib/proc-stats';
 import { spawnChild, stopChild, waitUntil, type Child } from '../lib/procs';
-import { sleep } from '../lib/stats';
 
 const run = promisify(execFile);
 
@@ -62,9 +61,8 @@ async function startNode(dir: string, port: number): Promise<Child> {
 
 /** Waits until every node says `cluster_state:ok` and knows every other node. */
 async function waitOk(ports: number[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   let last = '';
-  while (Date.now() < deadline) {
+  const ok = async () => {
     const states = await Promise.all(
       ports.map((p) =>
         run('redis-cli', ['-h', '127.0.0.1', '-p', String(p), 'cluster', 'info'], { timeout: 5000 }).then(
@@ -74,10 +72,11 @@ async function waitOk(ports: number[], timeoutMs: number): Promise<void> {
       ),
     );
     last = states.join('\n---\n');
-    if (states.every((s) => s.includes('cluster_state:ok') && s.includes(`cluster_known_nodes:${ports.length}`))) return;
-    await sleep(100);
-  }
-  throw new Error(`Redis Cluster not ok within ${timeoutMs} ms:\n${last}`);
+    return states.every((s) => s.includes('cluster_state:ok') && s.includes(`cluster_known_nodes:${ports.length}`));
+  };
+  await waitUntil('Redis Cluster ok', ok, timeoutMs, 100).catch((err: Error) => {
+    throw new Error(`${err.message}:\n${last}`);
+  });
 }
 
 export async function startRedisCluster(masters = 3): Promise<RedisCluster> {

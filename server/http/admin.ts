@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { Router, type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
-import { ErrorChannels, ErrorCodes, GatewayError, toGatewayError } from '../../shared/errors';
+import { ErrorChannels, ErrorCodes, GatewayError, schemaRefusal, toGatewayError } from '../../shared/errors';
 import { UserIdParam } from '../../shared/rest';
 import { userRoom } from '../../shared/rooms';
 import { isAdmin } from '../auth/principal';
@@ -31,8 +31,7 @@ export function sendHttpError(res: Response, err: unknown): void {
 export function parseWith<S extends z.ZodTypeAny>(schema: S, value: unknown, what: string): z.output<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-  throw new GatewayError(ErrorCodes.INVALID_MESSAGE, `Invalid ${what}: ${issues.map((i) => `${i.path || '(body)'}: ${i.message}`).join('; ')}`, { issues });
+  throw schemaRefusal(what, parsed.error.issues, '(body)');
 }
 
 /**

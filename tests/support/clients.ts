@@ -65,16 +65,21 @@ export async function connectV2(baseUrl: string, token: string, options: { names
 
 /** Resolves with the first `event` whose payload passes `match`; rejects after `timeoutMs`. */
 export function waitFor<T = any>(socket: AnySocket, event: string, match: (payload: T) => boolean = () => true, timeoutMs = 5000): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
+  return waitForArgs(socket, event, (payload: T) => match(payload), timeoutMs).then((args) => args[0] as T);
+}
+
+/** Like waitFor, for an event with several arguments: resolves with all of them. */
+export function waitForArgs(socket: AnySocket, event: string, match: (...args: any[]) => boolean, timeoutMs = 5000): Promise<any[]> {
+  return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.off(event, listener);
       reject(new Error(`timed out waiting for ${event}`));
     }, timeoutMs);
-    const listener = (payload: T) => {
-      if (!match(payload)) return;
+    const listener = (...args: any[]) => {
+      if (!match(...args)) return;
       clearTimeout(timer);
       socket.off(event, listener);
-      resolve(payload);
+      resolve(args);
     };
     socket.on(event, listener);
   });

@@ -98,14 +98,6 @@ export class TestRedisCluster {
     live.delete(proc);
   }
 
-  /** Kills node `i`, waits `downMs`, starts it again and waits until the cluster is ok. */
-  async restartNode(i: number, downMs = 0): Promise<void> {
-    await this.killNode(i);
-    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
-    await this.startNode(i);
-    await this.waitOk();
-  }
-
   /** The index of the node that serves `slot` (from `cluster nodes`: `<id> <ip:port@bus> <flags> ... <slot ranges>`). */
   async nodeOfSlot(slot: number): Promise<number> {
     const live = this.nodes.find((n) => n.proc)!;

@@ -1,5 +1,6 @@
 import { clientMessage } from '../../../shared/catalogue';
-import { ErrorCodes, GatewayError } from './errors';
+import { schemaRefusal } from '../../../shared/errors';
+import type { GatewayError } from './errors';
 
 /**
  * The gateway's own schema check, run before sending: a payload the gateway would refuse with
@@ -11,7 +12,5 @@ export function invalidPayload(type: string, payload: unknown): GatewayError | u
   if (!def) return undefined;
   const parsed = def.schema.safeParse(payload);
   if (parsed.success) return undefined;
-  const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-  const text = issues.map((i) => `${i.path || '(payload)'}: ${i.message}`).join('; ');
-  return new GatewayError(ErrorCodes.INVALID_MESSAGE, `Invalid ${type}: ${text}`, { issues, message_type: type });
+  return schemaRefusal(type, parsed.error.issues, '(payload)', { message_type: type });
 }
