@@ -16,6 +16,10 @@ const NO_TOOL_CALLS: readonly ToolCallDelta[] = Object.freeze([]);
  * every few milliseconds would otherwise cost one event per token per recipient. Nothing is lost
  * or reordered: the concatenation of the flushed content equals the concatenation of the deltas.
  * The first delta is flushed at once (time to first token matters), later ones on the interval.
+ *
+ * With an interval of 0 nothing waits, but the deltas parsed from one upstream read (the delta
+ * callbacks of one I/O callback) still leave as one flush, in a microtask: a gateway that fell
+ * behind catches up with one event per read instead of one per token, at no added latency.
  */
 export class DeltaCoalescer {
   private content = '';
@@ -23,6 +27,12 @@ export class DeltaCoalescer {
   private tools = new Map<number, { id?: string; name?: string; arguments: string }>();
   private timer?: NodeJS.Timeout;
   private lastFlush = 0;
+  /** Interval 0: a flush is queued for the end of the current I/O callback. */
+  private queued = false;
+  private readonly flushQueued = (): void => {
+    this.queued = false;
+    this.flush();
+  };
 
   constructor(
     private readonly intervalMs: number,
@@ -41,7 +51,13 @@ export class DeltaCoalescer {
         this.tools.set(call.index, t);
       }
     }
-    if (this.intervalMs <= 0) return this.flush();
+    if (this.intervalMs <= 0) {
+      if (!this.queued) {
+        this.queued = true;
+        queueMicrotask(this.flushQueued);
+      }
+      return;
+    }
     const wait = this.lastFlush + this.intervalMs - Date.now();
     if (wait <= 0) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), wait);
