@@ -10,8 +10,7 @@ export type AddressOf = (req: IncomingMessage) => string;
  */
 export function clientAddressResolver(trust: TrustProxy): AddressOf {
   if (trust === false) return (req) => req.socket?.remoteAddress ?? 'unknown';
-  const fn: (addr: string, i: number) => boolean =
-    trust === true ? () => true : typeof trust === 'number' ? (_addr, i) => i < trust : proxyaddr.compile([...trust]);
+  const fn = trustFunction(trust);
   return (req) => {
     try {
       return proxyaddr(req, fn);
@@ -19,6 +18,21 @@ export function clientAddressResolver(trust: TrustProxy): AddressOf {
       return req.socket?.remoteAddress ?? 'unknown';
     }
   };
+}
+
+/** TRUST_PROXY as proxy-addr's trust function: whether the address `i` hops from the gateway is a trusted proxy. */
+function trustFunction(trust: Exclude<TrustProxy, false>): (addr: string, i: number) => boolean {
+  return trust === true ? () => true : typeof trust === 'number' ? (_addr, i) => i < trust : proxyaddr.compile([...trust]);
+}
+
+/**
+ * Whether a request's TCP peer is a trusted proxy, so that its X-Forwarded-Proto and
+ * X-Forwarded-Host may be believed (as Express's `req.protocol` and `req.hostname` decide it).
+ */
+export function peerIsTrustedProxy(trust: TrustProxy): (peer: string | undefined) => boolean {
+  if (trust === false) return () => false;
+  const fn = trustFunction(trust);
+  return (peer) => peer !== undefined && fn(peer, 0);
 }
 
 /** The same setting as Express's `trust proxy`, so HTTP routes see the same client address. */

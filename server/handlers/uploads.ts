@@ -4,8 +4,8 @@ import { Upload } from '@tus/utils';
 import { ErrorCodes, GatewayError } from '../../shared/errors';
 import { uploadPercentage, type UploadTicket } from '../../shared/messages/uploads';
 import { userRoom } from '../../shared/rooms';
+import { peerIsTrustedProxy } from '../auth/client-address';
 import { createOriginCheck } from '../auth/origins';
-import type { TrustProxy } from '../config';
 import { uploadRoutes } from '../http/uploads';
 import { UploadAdmission } from '../uploads/admission';
 import { newUploadId, type UploadMetadata } from '../uploads/metadata';
@@ -16,12 +16,15 @@ import { uploadPath } from '../uploads/metadata';
 import { UploadEndpoint } from '../uploads/tus';
 import type { Feature } from './context';
 
-/** Scheme and host a client reached the gateway by; forwarded headers count only behind a trusted proxy. */
-function publicBase(headers: IncomingHttpHeaders, secure: boolean, trustProxy: TrustProxy): string {
+/**
+ * Scheme and host a client reached the gateway by: X-Forwarded-Proto and X-Forwarded-Host count
+ * only when the request came straight from a proxy TRUST_PROXY trusts (anyone else could name any
+ * host, and the upload URL handed back would point there).
+ */
+function publicBase(headers: IncomingHttpHeaders, secure: boolean, forwarded: boolean): string {
   const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)?.split(',')[0]?.trim();
-  const trusted = trustProxy !== false;
-  const proto = (trusted && first(headers['x-forwarded-proto'])) || (secure ? 'https' : 'http');
-  const host = (trusted && first(headers['x-forwarded-host'])) || headers.host || 'localhost';
+  const proto = (forwarded && first(headers['x-forwarded-proto'])) || (secure ? 'https' : 'http');
+  const host = (forwarded && first(headers['x-forwarded-host'])) || headers.host || 'localhost';
   return `${proto === 'https' ? 'https' : 'http'}://${host}`;
 }
 
@@ -40,6 +43,7 @@ export const registerUploads: Feature = (ctx) => {
   const log = ctx.logger.child({ module: 'uploads' });
   const storage = createUploadStorage(config);
   const admission = new UploadAdmission(config, ctx.stores.uploads);
+  const trustedProxy = peerIsTrustedProxy(ctx.config.trustProxy);
 
   const progressEvent = (metadata: UploadMetadata, offset: number, size: number) => {
     ctx.rooms.toInternal(userRoom(metadata.user_id), 'file_upload_progress', {
@@ -58,7 +62,8 @@ export const registerUploads: Feature = (ctx) => {
     maxBytes: config.maxBytes,
     progressIntervalMs: config.progressIntervalMs,
     log,
-    publicBase: (req: IncomingMessage) => publicBase(req.headers, Boolean((req.socket as TLSSocket).encrypted), ctx.config.trustProxy),
+    publicBase: (req: IncomingMessage) =>
+      publicBase(req.headers, Boolean((req.socket as TLSSocket).encrypted), trustedProxy(req.socket.remoteAddress)),
     listener: {
       progress: (id, metadata, offset, size) => progress.report(id, metadata, offset, size),
       finished: async (id, metadata, size, url) => {
@@ -115,8 +120,9 @@ export const registerUploads: Feature = (ctx) => {
   });
 
   ctx.handle('file_upload_start', async ({ file_id, filename, file_size, mime_type }, call) => {
-    const { handshake } = call.socket;
-    const base = publicBase(handshake.headers, handshake.secure, ctx.config.trustProxy);
+    const { handshake, conn } = call.socket;
+    // The engine connection's peer (kept from its first request: a polling client's may be closed since).
+    const base = publicBase(handshake.headers, handshake.secure, trustedProxy(conn.remoteAddress));
     for (let attempt = 0; ; attempt++) {
       const id = newUploadId();
       const admitted = await admission.admit(call.principal, id, { fileId: file_id, filename, size: file_size, mimeType: mime_type });
