@@ -1,3 +1,5 @@
+import { backoffDelay } from '../../shared/backoff';
+
 /**
  * The retry rule of the AI upstream client, kept apart so that it reads as one rule: a request is
  * retried only while nothing has reached the user (before the first delta), and only for failures
@@ -60,8 +62,7 @@ export function isRetryableConnectionCode(code: string | undefined): boolean {
 export function retryDelayMs(policy: RetryPolicy, retry: number, retryAfter?: string | null, now = Date.now()): number {
   const fromHeader = parseRetryAfterMs(retryAfter, now);
   if (fromHeader !== undefined) return Math.min(fromHeader, policy.maxDelayMs);
-  const exponential = Math.min(policy.baseDelayMs * 2 ** (retry - 1), policy.maxDelayMs);
-  return Math.round(exponential / 2 + (Math.random() * exponential) / 2);
+  return backoffDelay(retry - 1, { initialDelayMs: policy.baseDelayMs, maxDelayMs: policy.maxDelayMs, factor: 2, jitter: 0.5 });
 }
 
 function parseRetryAfterMs(value: string | null | undefined, now: number): number | undefined {

@@ -1,5 +1,5 @@
 import type { AckFields, ClientInput, ClientMessageType } from '../../../shared/catalogue';
-import { backoffDelay, type BackoffOptions } from './backoff';
+import { backoffDelay, type BackoffOptions } from '../../../shared/backoff';
 import { TypedEmitter } from './emitter';
 import { ClientError, GatewayError } from './errors';
 import type { ClientEvents, DisconnectInfo, ServerEvents } from './events';

@@ -2,7 +2,7 @@
 export { ClientError, ErrorCodes, GatewayError, gatewayErrorFrom, type ClientErrorCode, type ErrorBody, type ErrorCode } from './errors';
 export type { ClientEvents, ConnectInfo, DisconnectInfo, LifecycleEvents, ServerEvents } from './events';
 export type { ConnectionStats } from './stats';
-export { backoffDelay, type BackoffOptions } from './backoff';
+export { backoffDelay, type BackoffOptions } from '../../../shared/backoff';
 export type { TokenProvider, TokenReason } from './tokens';
 export type { UrlSource } from './urls';
 export type {

@@ -1,4 +1,8 @@
-/** Reconnection delays: exponential, capped, with jitter so that a pod's clients do not return together. */
+/**
+ * Waits that grow: exponential, capped, with jitter so that many waiters do not return together
+ * (a pod's clients reconnecting, many AI streams refused at once retrying). The clients' reconnection
+ * and the server's upstream retries use this one formula.
+ */
 export interface BackoffOptions {
   /** The first delay (500 ms). */
   readonly initialDelayMs?: number;
@@ -10,7 +14,7 @@ export interface BackoffOptions {
   readonly jitter?: number;
 }
 
-/** The delay before reconnection attempt `attempt` (0 for the first after a loss). */
+/** The delay before attempt `attempt` (0: the first wait), between `(1 - jitter)` and all of the capped exponential. */
 export function backoffDelay(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
   const initial = options.initialDelayMs ?? 500;
   const max = options.maxDelayMs ?? 30_000;
