@@ -99,14 +99,17 @@ describe('the native client keeps its connection alive', () => {
     const flat = client({
       url: urlOf(gw),
       dialect: workspaceDialect,
-      token: (reason) => (flatReasons.push(reason), token({ sub: 'fay' }, { expiresIn: reason === 'connect' ? 1 : 3600 })),
+      // JWT expiry is in whole seconds: `expiresIn: 2` leaves 1 to 2 s, never so little that a slow
+      // handshake meets an already expired token.
+      token: (reason) => (flatReasons.push(reason), token({ sub: 'fay' }, { expiresIn: reason === 'connect' ? 2 : 3600 })),
     });
     const agentReasons: TokenReason[] = [];
-    const firstExpiry = Date.now() + 2000;
+    const firstExpiry = Date.now() + 3000;
     const agent = client({
       url: urlOf(gw),
       dialect: agentsDialect,
-      token: (reason) => (agentReasons.push(reason), token({ sub: 'abe' }, { expiresIn: reason === 'connect' ? 2 : 3600 })),
+      // 2 to 3 s: the warning (a second before expiry) leaves a whole second for the refresh.
+      token: (reason) => (agentReasons.push(reason), token({ sub: 'abe' }, { expiresIn: reason === 'connect' ? 3 : 3600 })),
     });
     await Promise.all([flat.ready(), agent.ready()]);
     flat.send('join_room', { room_id: 'kept' });
