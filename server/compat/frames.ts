@@ -65,10 +65,7 @@ export function parseFrame(data: Buffer, isBinary: boolean, maxBytes: number): P
   }
 }
 
-/** A plain JSON object (not an array, not null). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export { isRecord } from '../../shared/records';
 
 /** A close reason fits the 123 bytes a close frame allows. */
 export function closeReason(text: string): string {

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ErrorCodes, GatewayError } from '../../shared/errors';
+import { isRecord } from '../../shared/records';
 import type { Logger } from '../logger';
 
 /** Whose request this is, as the backend is told: the caller's own token and user id. */
@@ -24,7 +25,6 @@ export interface RpcClientOptions {
 /** At most this much of a backend's error text reaches the client. */
 const MAX_MESSAGE_CHARS = 500;
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const clip = (text: string): string => (text.length > MAX_MESSAGE_CHARS ? `${text.slice(0, MAX_MESSAGE_CHARS - 1)}…` : text);
 

@@ -1,4 +1,5 @@
 import { ErrorCodes, GatewayError } from '../../shared/errors';
+import { isRecord } from '../../shared/records';
 import type { StreamDelta, StreamResult, ToolCall, ToolCallDelta } from './chat-completions';
 import { isRetryableStatus } from './retry';
 
@@ -20,7 +21,6 @@ export class AttemptFailure extends Error {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /** Upstream text that may reach a client: bounded, and never carrying the API key. */
@@ -40,9 +40,9 @@ function errorStatus(error: Json): number | undefined {
 
 /** The text of an upstream error body: OpenAI's `{error:{message}}`, or `{message}`, `{detail}`, `{error: "..."}`. */
 export function errorMessageOf(body: unknown): string | undefined {
-  if (!isObject(body)) return undefined;
+  if (!isRecord(body)) return undefined;
   const error = body.error;
-  if (isObject(error) && typeof error.message === 'string') return error.message;
+  if (isRecord(error) && typeof error.message === 'string') return error.message;
   for (const v of [error, body.message, body.detail]) if (typeof v === 'string' && v) return v;
   return undefined;
 }
@@ -94,7 +94,7 @@ export class ChunkAccumulator {
     } catch {
       chunk = undefined;
     }
-    if (!isObject(chunk)) {
+    if (!isRecord(chunk)) {
       this.malformed();
       return;
     }
@@ -103,12 +103,12 @@ export class ChunkAccumulator {
       return;
     }
     if (typeof chunk.model === 'string' && !this.model) this.model = chunk.model;
-    if (isObject(chunk.usage)) this.usage = usageOf(chunk.usage);
-    const choices = Array.isArray(chunk.choices) ? chunk.choices.filter(isObject) : [];
+    if (isRecord(chunk.usage)) this.usage = usageOf(chunk.usage);
+    const choices = Array.isArray(chunk.choices) ? chunk.choices.filter(isRecord) : [];
     const choice = choices.find((c) => c.index === 0) ?? choices[0];
     if (!choice) return;
     if (typeof choice.finish_reason === 'string' && choice.finish_reason) this.finishReason = choice.finish_reason;
-    const delta = isObject(choice.delta) ? choice.delta : {};
+    const delta = isRecord(choice.delta) ? choice.delta : {};
     const out: StreamDelta = {};
     const content = str(delta.content);
     if (content) {
@@ -145,12 +145,12 @@ export class ChunkAccumulator {
   private addToolCalls(raw: unknown[]): ToolCallDelta[] {
     const out: ToolCallDelta[] = [];
     raw.forEach((item, position) => {
-      if (!isObject(item)) return;
+      if (!isRecord(item)) return;
       const index = typeof item.index === 'number' ? item.index : position;
-      const fn = isObject(item.function) ? item.function : {};
+      const fn = isRecord(item.function) ? item.function : {};
       const id = str(item.id);
       const name = str(fn.name);
-      const args = typeof fn.arguments === 'string' ? fn.arguments : isObject(fn.arguments) ? JSON.stringify(fn.arguments) : '';
+      const args = typeof fn.arguments === 'string' ? fn.arguments : isRecord(fn.arguments) ? JSON.stringify(fn.arguments) : '';
       let call = this.tools.get(index);
       if (!call) {
         call = { id: '', name: '', arguments: '' };
@@ -166,7 +166,7 @@ export class ChunkAccumulator {
   }
 
   private failFromErrorObject(chunk: Json): void {
-    const error = isObject(chunk.error) ? chunk.error : chunk;
+    const error = isRecord(chunk.error) ? chunk.error : chunk;
     const status = errorStatus(error);
     const text = errorMessageOf(chunk);
     const message = text ? `AI upstream sent an error: ${upstreamText(text, this.apiKey)}` : 'AI upstream sent an error';

@@ -1,4 +1,5 @@
 import { ErrorCodes, GatewayError, isErrorCode, type ErrorBody, type ErrorCode } from '../../../shared/errors';
+import { isRecord } from '../../../shared/records';
 
 export { ErrorCodes, GatewayError, type ErrorBody, type ErrorCode };
 
@@ -22,7 +23,6 @@ export class ClientError extends Error {
   }
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * A GatewayError from any of the gateway's error shapes: an ack's `{code, message, ...}`, the
@@ -34,4 +34,9 @@ export function gatewayErrorFrom(body: unknown): GatewayError {
   const { code, message, error, type: _type, timestamp: _timestamp, ...details } = body;
   const text = typeof message === 'string' ? message : typeof error === 'string' ? error : undefined;
   return new GatewayError(isErrorCode(code) ? code : ErrorCodes.INTERNAL_ERROR, text, details);
+}
+
+/** What was thrown, as an Error (providers and URL functions may throw anything). */
+export function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

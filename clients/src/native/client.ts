@@ -1,5 +1,5 @@
 import { GatewayClientBase, type ClientOptions } from '../common/client-base';
-import { ClientError, ErrorCodes, GatewayError } from '../common/errors';
+import { ClientError, ErrorCodes, GatewayError, toError } from '../common/errors';
 import type { QueuedMessage } from '../common/queue';
 import type { Answering } from '../common/requests';
 import { tokenFor } from '../common/tokens';
@@ -112,7 +112,7 @@ export class NativeClient extends GatewayClientBase {
       this.maxMessageBytes = endpoint.maxMessageBytes;
       this.open(new WebSocketClass(withToken(endpoint.url, token)) as WebSocketLike);
     } catch (err) {
-      this.attemptFailed(err instanceof Error ? err : new Error(String(err)));
+      this.attemptFailed(toError(err));
     }
   }
 
@@ -220,7 +220,7 @@ export class NativeClient extends GatewayClientBase {
     try {
       this.transmit(frame(await tokenFor(this.options.token, 'expiring')));
     } catch (err) {
-      this.emit('connect_error', [err instanceof Error ? err : new Error(String(err))]);
+      this.emit('connect_error', [toError(err)]);
     }
   }
 }

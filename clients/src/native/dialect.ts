@@ -45,7 +45,7 @@ export interface NativeDialect {
   refresh?(token: string): string;
 }
 
-export const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+export { isRecord } from '../../../shared/records';
 
 /** A correlation value as the gateway echoes it (a string or a number), as a string. */
 export const correlationOf = (value: unknown): string | undefined =>

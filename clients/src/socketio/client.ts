@@ -1,7 +1,8 @@
 import { Manager, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import type { NamespaceName } from '../../../shared/namespaces';
+import { isRecord } from '../../../shared/records';
 import { GatewayClientBase, type ClientOptions } from '../common/client-base';
-import { ClientError, gatewayErrorFrom } from '../common/errors';
+import { ClientError, gatewayErrorFrom, toError } from '../common/errors';
 import type { QueuedMessage } from '../common/queue';
 import { tokenFor } from '../common/tokens';
 import { trimSlash, urlForAttempt } from '../common/urls';
@@ -19,7 +20,6 @@ export interface SocketClientOptions extends ClientOptions {
   readonly socketOptions?: Partial<ManagerOptions & SocketOptions>;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * A Socket.IO client of the gateway (socket.io-client v4 underneath) on one namespace, typed by
@@ -77,7 +77,7 @@ export class SocketClient extends GatewayClientBase {
     try {
       url = trimSlash(await urlForAttempt(this.options.url, this.attempts++));
     } catch (err) {
-      return this.attemptFailed(err instanceof Error ? err : new Error(String(err)));
+      return this.attemptFailed(toError(err));
     }
     if (this.closed) return;
     this.url = url;
@@ -103,7 +103,7 @@ export class SocketClient extends GatewayClientBase {
     tokenFor(this.options.token, this.everConnected ? 'reconnect' : 'connect').then(
       (token) => cb({ token }),
       (err) => {
-        this.emit('connect_error', [err instanceof Error ? err : new Error(String(err))]);
+        this.emit('connect_error', [toError(err)]);
         cb({});
       },
     );
