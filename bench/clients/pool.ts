@@ -81,18 +81,15 @@ export class ClientPool {
     const pub = await this.request<PublishResult>(0, { cmd: 'publish', group: opts.group, phase: opts.phase, room: opts.room, count: opts.count, rate: opts.rate, window: opts.window, bytes: opts.bytes, timeoutMs: opts.timeoutMs }, opts.timeoutMs);
     if (pub.error) await this.all(() => ({ cmd: 'abort' }));
     const stats = await waits;
-    const hist = new Histogram();
-    for (const s of stats) hist.merge(s.hist);
-    const errors: Record<string, number> = {};
-    for (const s of stats) for (const [k, v] of Object.entries(s.errors)) errors[k] = (errors[k] ?? 0) + v;
+    const merged = mergePhaseStats(stats);
     return {
       publish: pub,
-      received: stats.reduce((a, s) => a + s.received, 0),
+      received: merged.received,
       expected: members.reduce((a, m) => a + m, 0) * pub.sent,
-      hist,
-      lastUs: Math.max(...stats.map((s) => s.lastUs)),
+      hist: merged.hist,
+      lastUs: merged.lastUs,
       clientCpu: stats.map((s) => ({ cpuUs: s.cpuUs, wallUs: s.wallUs })),
-      errors,
+      errors: merged.events,
       closed: stats.reduce((a, s) => a + s.closed, 0),
     };
   }
@@ -128,4 +125,37 @@ function mergePushes(all: Array<JoinResult['pushes']>): JoinResult['pushes'] {
     }
   }
   return out;
+}
+
+/** The workers' views of one phase, together: latencies, event counts, deliveries, the last receipt, the busiest worker. */
+export interface MergedPhase {
+  readonly hist: Histogram;
+  /** `error:<code>` and unexpected `event:<name>` counts, summed. */
+  readonly events: Record<string, number>;
+  readonly received: number;
+  readonly lastUs: number;
+  /** The busiest worker's CPU share over the phase (a client bottleneck shows here). */
+  readonly clientUtilMax: number;
+}
+
+export function mergePhaseStats(stats: readonly PhaseStats[]): MergedPhase {
+  const hist = new Histogram();
+  const events: Record<string, number> = {};
+  for (const s of stats) {
+    hist.merge(s.hist);
+    for (const [k, v] of Object.entries(s.errors)) events[k] = (events[k] ?? 0) + v;
+  }
+  return {
+    hist,
+    events,
+    received: stats.reduce((a, s) => a + s.received, 0),
+    lastUs: Math.max(...stats.map((s) => s.lastUs)),
+    clientUtilMax: Math.max(...stats.map((s) => s.cpuUs / s.wallUs)),
+  };
+}
+
+/** Fails the phase on any `error:` event; warns about other unexpected events. */
+export function checkPhaseEvents(events: Record<string, number>, label: string, warn: (message: string) => void): void {
+  if (Object.keys(events).some((k) => k.startsWith('error:'))) throw new Error(`error events during the phase: ${JSON.stringify(events)}`);
+  if (Object.keys(events).length) warn(`${label}: unexpected events during a phase: ${JSON.stringify(events)}`);
 }

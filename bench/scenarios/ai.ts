@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { AiCommand, AiConnectResult, AiRunResult } from '../clients/ai-worker';
 import { Histogram } from '../lib/histogram';
+import { shareAmong, type Share } from '../lib/pool';
 import { procfsSampler, type ProcSample, type Sampler } from '../lib/proc-stats';
 import { forkChild, forkServer, stopChild, type Child } from '../lib/procs';
 import { WorkerRpc } from '../lib/worker-rpc';
@@ -74,16 +75,8 @@ class AiClients {
   }
 
   /** Stream i of `total` belongs to worker i's share: [from(w), from(w) + share(w)). */
-  shares(total: number): Array<{ from: number; count: number }> {
-    const n = this.workers.length;
-    const out: Array<{ from: number; count: number }> = [];
-    let from = 0;
-    for (let w = 0; w < n; w++) {
-      const count = Math.floor(total / n) + (w < total % n ? 1 : 0);
-      out.push({ from, count });
-      from += count;
-    }
-    return out;
+  shares(total: number): Share[] {
+    return shareAmong(total, this.workers.length);
   }
 
   stop(): Promise<void[]> {

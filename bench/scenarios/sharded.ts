@@ -1,5 +1,6 @@
 import type { ConnectResult, JoinResult, PhaseStats, PublishResult } from '../clients/commands';
-import { Histogram } from '../lib/histogram';
+import type { Histogram } from '../lib/histogram';
+import { checkPhaseEvents, mergePhaseStats } from '../clients/pool';
 import { pool as inParallel } from '../lib/pool';
 import { sumSamplers, type Sampler } from '../lib/proc-stats';
 import { nowUs, round, sleep } from '../lib/stats';
@@ -167,24 +168,21 @@ async function phase(ctx: Ctx, rooms: Room[], redis: RedisCluster, podsSample: S
   if (failedPub) throw new Error(`publish failed: ${failedPub.error}`);
   await sleep(SETTLE_MS);
   const again = await Promise.all(workers.map((w) => pool.request<PhaseStats>(w, { cmd: 'await', group: byWorker[w][0]?.group ?? '', expected: 0, timeoutMs: 1000 }, 1000)));
-  const hist = new Histogram();
-  for (const s of stats) hist.merge(s.hist);
-  const events: Record<string, number> = {};
-  for (const s of again) for (const [k, v] of Object.entries(s.errors)) events[k] = (events[k] ?? 0) + v;
-  if (Object.keys(events).some((k) => k.startsWith('error:'))) throw new Error(`error events during the phase: ${JSON.stringify(events)}`);
-  if (Object.keys(events).length) ctx.results.warn(`sharded: unexpected events during a phase: ${JSON.stringify(events)}`);
+  const phase = mergePhaseStats(stats);
+  const later = mergePhaseStats(again);
+  checkPhaseEvents(later.events, 'sharded', (m) => ctx.results.warn(m));
   const sent = pubs.reduce((a, p) => a + p.sent, 0);
   const startUs = Math.min(...pubs.map((p) => p.startUs));
   return {
-    hist,
+    hist: phase.hist,
     expected: workers.reduce((a, w) => a + expectedOf(w), 0),
-    final: again.reduce((a, s) => a + s.received, 0),
+    final: later.received,
     sent,
-    spanS: (Math.max(...stats.map((s) => s.lastUs)) - startUs) / 1e6,
+    spanS: (phase.lastUs - startUs) / 1e6,
     wallUs,
     podsCpuUs: pods1.cpuUs - pods0.cpuUs,
     redisCpuUs: redis1.cpuUs - redis0.cpuUs,
-    clientUtilMax: Math.max(...stats.map((s) => s.cpuUs / s.wallUs)),
+    clientUtilMax: phase.clientUtilMax,
   };
 }
 

@@ -3,7 +3,9 @@ import { Agent, request } from 'node:http';
 import type { PhaseStats, StreamsConnectResult, StreamsCountsResult } from '../clients/commands';
 import { content } from '../clients/protocol';
 import { VALUE_SPAN } from '../clients/streams';
-import { Histogram } from '../lib/histogram';
+import type { Histogram } from '../lib/histogram';
+import { checkPhaseEvents, mergePhaseStats } from '../clients/pool';
+import { shareAmong, type Share } from '../lib/pool';
 import { nowUs, round, sleep } from '../lib/stats';
 import { BENCH_LIMITS, startGateway, type Target } from '../servers/targets';
 import { ensureTime, quiesce, type Ctx } from './context';
@@ -54,8 +56,8 @@ interface Side {
   rate: number;
   batch: number;
   values: number;
-  /** Clients per worker: [from, count]. */
-  shares: Array<[number, number]>;
+  /** Clients per worker. */
+  shares: Share[];
 }
 
 export async function streamsScenario(ctx: Ctx): Promise<void> {
@@ -76,7 +78,7 @@ export async function streamsScenario(ctx: Ctx): Promise<void> {
         rate: stream ? plan.streamRate : plan.streamRoomRate,
         batch: stream ? plan.streamBatch : 1,
         values: stream ? plan.streamValues : 1,
-        shares: shares(plan.streamClients, ctx.pool.workers.length),
+        shares: shareAmong(plan.streamClients, ctx.pool.workers.length),
       });
     }
     const setupS: number[] = [];
@@ -108,23 +110,13 @@ export async function streamsScenario(ctx: Ctx): Promise<void> {
   }
 }
 
-function shares(total: number, workers: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  let from = 0;
-  for (let i = 0; i < workers; i++) {
-    const count = Math.floor(total / workers) + (i < total % workers ? 1 : 0);
-    out.push([from, count]);
-    from += count;
-  }
-  return out;
-}
 
 /** Connects and subscribes (or joins) every client of a path; seconds from the first connect until the server is idle. */
 async function setUp(ctx: Ctx, side: Side): Promise<number> {
   const { pool } = ctx;
   const t0 = nowUs();
   const res = await Promise.all(
-    side.shares.map(([from, count], w) =>
+    side.shares.map(({ from, count }, w) =>
       pool.request<StreamsConnectResult>(
         w,
         { cmd: 'streams_connect', group: side.group, mode: side.kind, url: side.target.urls[0], from, count, values: side.values, streamType: STREAM_TYPE, filterPath: FILTER_PATH, roomPrefix: ROOM_PREFIX, event: EVENT, concurrency: 50, timeoutMs: 20_000 },
@@ -277,7 +269,7 @@ function phaseBoundMs(ctx: Ctx, side: Side, items: number): number {
 async function phase(ctx: Ctx, side: Side, apiKey: string, items: number): Promise<Measured> {
   const { pool } = ctx;
   const perValue = Array.from({ length: side.values }, (_, v) => (v < items ? Math.floor((items - 1 - v) / side.values) + 1 : 0));
-  const expectedOf = ([from, count]: [number, number]) => {
+  const expectedOf = ({ from, count }: Share) => {
     let e = 0;
     for (let k = from; k < from + count; k++) e += perValue[k % side.values];
     return e;
@@ -298,10 +290,8 @@ async function phase(ctx: Ctx, side: Side, apiKey: string, items: number): Promi
   if (pub.error) throw new Error(`publish failed: ${pub.error}`);
   await sleep(SETTLE_MS);
   const counts = await Promise.all(side.shares.map((_, w) => pool.request<StreamsCountsResult>(w, { cmd: 'streams_counts', group: side.group, phase: ph }, 10_000)));
-  const events: Record<string, number> = {};
-  for (const s of stats) for (const [k, v] of Object.entries(s.errors)) events[k] = (events[k] ?? 0) + v;
-  if (Object.keys(events).some((k) => k.startsWith('error:'))) throw new Error(`error events during the phase: ${JSON.stringify(events)}`);
-  if (Object.keys(events).length) ctx.results.warn(`streams ${side.label}: unexpected events during a phase: ${JSON.stringify(events)}`);
+  const phase = mergePhaseStats(stats);
+  checkPhaseEvents(phase.events, `streams ${side.label}`, (m) => ctx.results.warn(m));
   let right = 0;
   let missing = 0;
   let extra = 0;
@@ -317,21 +307,19 @@ async function phase(ctx: Ctx, side: Side, apiKey: string, items: number): Promi
       if (c.counts[k] !== exp || c.wrong[k]) clientsWrong++;
     });
   }
-  const hist = new Histogram();
-  for (const s of stats) hist.merge(s.hist);
   return {
     pub,
-    hist,
+    hist: phase.hist,
     expected: side.shares.reduce((a, sh) => a + expectedOf(sh), 0),
     right,
     missing,
     extra,
     wrong,
     clientsWrong,
-    spanS: (Math.max(...stats.map((s) => s.lastUs)) - pub.startUs) / 1e6,
+    spanS: (phase.lastUs - pub.startUs) / 1e6,
     wallUs,
     cpuUs: s1.cpuUs - s0.cpuUs,
-    clientUtilMax: Math.max(...stats.map((s) => s.cpuUs / s.wallUs)),
+    clientUtilMax: phase.clientUtilMax,
   };
 }
 
