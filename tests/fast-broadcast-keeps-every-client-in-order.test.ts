@@ -164,3 +164,55 @@ describe('the fast path', () => {
   });
 });
 
+
+describe('a broadcast to more sockets than one turn of the event loop writes', () => {
+  it('leaves the rest for the next turn: a broadcast arriving in between joins their batches, in order, one write each', async () => {
+    const gw = await startGateway({ FAST_BROADCAST: 'true' });
+    const nsp = gw.io.of('/') as any;
+    const clients: Awaited<ReturnType<typeof connectV4>>[] = [];
+    for (let i = 0; i < 100; i += 50) {
+      clients.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => connectV4(urlOf(gw), token({ sub: `u-slice-${i + j}` }))))));
+    }
+    // Joined in this order: the room's iteration order, and so the order the batches are written in.
+    for (const c of clients) nsp.sockets.get(c.id).join('room:slices');
+    const writes = (client: (typeof clients)[number]): number[] => {
+      const raw = nsp.sockets.get(client.id).conn.transport.socket._socket;
+      const calls: number[] = [];
+      const writev = raw._writev.bind(raw);
+      const write = raw._write.bind(raw);
+      raw._writev = (chunks: unknown[], cb: () => void) => (calls.push(chunks.length), writev(chunks, cb));
+      raw._write = (chunk: unknown, enc: string, cb: () => void) => (calls.push(1), write(chunk, enc, cb));
+      return calls;
+    };
+    const firstWrites = writes(clients[0]);
+    const lastWrites = writes(clients[clients.length - 1]);
+    const got = clients.map(() => [] as string[]);
+    clients.forEach((c, i) => c.on('seq', (m: { n: string }) => (got[i].push(m.n), progress.notify())));
+
+    // B is queued for the check phase before the first slice of A is written (at the end of this
+    // tick); the second slice is queued after it, so B reaches the sockets A has not been written to yet.
+    setImmediate(() => nsp.to('room:slices').emit('seq', { n: 'B' }));
+    nsp.to('room:slices').emit('seq', { n: 'A' });
+    await progress.until(() => got.every((g) => g.length >= 2), 10_000, 'A and B everywhere');
+
+    expect(got.every((g) => g.join() === 'A,B')).toBe(true);
+    expect(firstWrites).toEqual([1, 1]); // in the first slice: A alone, then B
+    expect(lastWrites).toEqual([2]); // after the first slice: A and B in one write
+  });
+
+  it('writes what is pending for a connection before the server closes it', async () => {
+    const gw = await startGateway({ FAST_BROADCAST: 'true' });
+    const nsp = gw.io.of('/') as any;
+    const clients = await Promise.all(Array.from({ length: 40 }, (_, i) => connectV4(urlOf(gw), token({ sub: `u-close-${i}` }))));
+    for (const c of clients) nsp.sockets.get(c.id).join('room:closing');
+    const last = clients[clients.length - 1];
+    const seen: string[] = [];
+    last.on('seq', (m: { n: string }) => (seen.push(m.n), progress.notify()));
+    last.on('disconnect', (reason: string) => (seen.push(reason), progress.notify()));
+
+    nsp.to('room:closing').emit('seq', { n: 'last words' });
+    nsp.sockets.get(last.id).disconnect(true); // the same tick: its batch has not been written yet
+    await progress.until(() => seen.length >= 2, 5000, 'the message and the disconnect');
+    expect(seen).toEqual(['last words', 'io server disconnect']);
+  });
+});
