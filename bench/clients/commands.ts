@@ -4,7 +4,8 @@ import type { ServerKind } from './protocol';
 /** The IPC commands between the harness and a load-generator worker. */
 export type Command =
   | { cmd: 'connect'; group: string; kind: ServerKind; native?: boolean; url: string; room: string; from: number; count: number; concurrency: number; timeoutMs: number }
-  | { cmd: 'join'; group: string; room: string; concurrency: number; timeoutMs: number }
+  /** `publisher`: only the group's publisher (its first connection) joins; `members`: all but it. */
+  | { cmd: 'join'; group: string; room: string; concurrency: number; timeoutMs: number; only?: 'publisher' | 'members' }
   | { cmd: 'begin'; phase: number }
   | { cmd: 'pushes' }
   | { cmd: 'publish'; group: string; phase: number; room: string; count: number; rate: number; window: number; bytes: number; timeoutMs: number }

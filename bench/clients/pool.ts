@@ -53,8 +53,16 @@ export class ClientPool {
     };
   }
 
+  /**
+   * Joins every connection of the group to the room, the publisher (worker 0's first connection)
+   * last: the room's members are written in join order, so the publisher's echo of a message comes
+   * after every other member's copy, and a publisher that waits for its echo (one message in
+   * flight) cannot publish the next while the gateway is still writing the last one.
+   */
   async join(group: string, room: string, concurrency: number, timeoutMs: number): Promise<JoinResult> {
-    const results = await this.all<JoinResult>(() => ({ cmd: 'join', group, room, concurrency, timeoutMs }), timeoutMs);
+    const members = await this.all<JoinResult>((i) => ({ cmd: 'join', group, room, concurrency, timeoutMs, ...(i === 0 ? { only: 'members' as const } : {}) }), timeoutMs);
+    const publisher = await this.request<JoinResult>(0, { cmd: 'join', group, room, concurrency: 1, timeoutMs, only: 'publisher' }, timeoutMs);
+    const results = [...members, publisher];
     return {
       joined: results.reduce((a, r) => a + r.joined, 0),
       failed: results.reduce((a, r) => a + r.failed, 0),

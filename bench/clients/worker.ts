@@ -58,11 +58,12 @@ async function connect(c: Extract<Command, { cmd: 'connect' }>): Promise<Reply> 
 }
 
 async function join(c: Extract<Command, { cmd: 'join' }>): Promise<Reply> {
-  const { kind, conns } = group(c.group);
+  const { kind, conns: all } = group(c.group);
+  const conns = c.only === 'publisher' ? all.slice(0, 1) : c.only === 'members' ? all.slice(1) : all;
   const spec = chatSpecOf(kind);
   const startUs = nowUs();
   const deadline = Date.now() + c.timeoutMs; // bounds the whole join phase, not each join
-  state.pushes = {};
+  if (c.only !== 'publisher') state.pushes = {}; // the publisher's join continues the members' phase
   let failed = 0;
   const errors: string[] = [];
   await pool(conns.length, c.concurrency, (i) =>
