@@ -98,7 +98,8 @@ ${list(d.failures)}
   run on every message and connection, so their cost is in the figures, and none refuses the
   publisher. \`CONNECTIONS_PER_IP_PER_MINUTE\` stays off, as it ships (\`BENCH_LIMITS\` in
   bench/servers/targets.ts).
-- **Fan-out:** one publisher, itself a room member, sends messages whose content carries a
+- **Fan-out:** one publisher, itself a room member and the last to join (members are written in
+  join order, so its echo is the last copy written), sends messages whose content carries a
   monotonic-clock send stamp and padding; at most max(2, 5,000 / N) messages are in flight
   (published but not yet echoed to the publisher), i.e. as fast as the server delivers. Latency is
   receive time minus send stamp for every delivery. Deliveries/s counts every member's copy. The
