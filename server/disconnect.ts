@@ -73,6 +73,11 @@ function closeWithCut(conn: GatewaySocket['conn'], flushMs = FLUSH_BEFORE_CLOSE_
   if (conn.readyState === 'closed') return;
   const cut = setTimeout(() => {
     if (conn.readyState !== 'closed') conn.close(true);
+    // engine.io's polling transport, once closing, waits for the client's next poll (up to 30 s,
+    // on a timer that keeps the process alive) and ignores a second close: a client that polls no
+    // more is let go now, as its next poll would have done.
+    const transport = conn.transport as unknown as { shouldClose?: (() => void) | null };
+    if (conn.readyState !== 'closed' && typeof transport.shouldClose === 'function') transport.shouldClose();
   }, flushMs);
   cut.unref();
   conn.once('close', () => clearTimeout(cut));

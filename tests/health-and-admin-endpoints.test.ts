@@ -2,6 +2,7 @@ import { connectV2, connectV4, request, waitFor } from './support/clients';
 import { startGateway, urlOf } from './support/gateway';
 import { adminToken, token } from './support/tokens';
 import { cleanUpAfterEach } from './support/lifecycle';
+import { FLUSH_BEFORE_CLOSE_MS } from '../server/disconnect';
 
 cleanUpAfterEach();
 
@@ -26,11 +27,13 @@ describe('HTTP endpoints of one pod', () => {
       expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
       expect(res.headers.get('content-security-policy')).toMatch(/default-src/);
       expect(res.headers.get('x-powered-by')).toBeNull();
+      await res.arrayBuffer(); // read to the end: an unread body keeps its connection busy
     }
     const polling = await fetch(urlOf(gw, '/socket.io/?EIO=4&transport=polling'));
     expect(polling.status).toBe(200);
     expect(polling.headers.get('x-content-type-options')).toBe('nosniff');
     expect(polling.headers.get('referrer-policy')).toBe('no-referrer');
+    await polling.arrayBuffer();
   });
 
   it('guards stats and rooms with an admin token', async () => {
@@ -84,5 +87,17 @@ describe('HTTP endpoints of one pod', () => {
     await gw.close();
     expect(await reason).toBe('transport close');
     await expect(connectV4(urlOf(gw), token({ sub: 'b' }))).rejects.toThrow();
+  });
+
+  it('on close, lets go of a long-polling client that polls no more once the flush bound is over, not 30 s later', async () => {
+    const gw = await startGateway();
+    const handshake = await fetch(urlOf(gw, '/socket.io/?EIO=4&transport=polling'));
+    await handshake.arrayBuffer(); // the session is open; this client never polls again
+    const [conn] = Object.values((gw.io.engine as unknown as { clients: Record<string, { once(event: 'close', listener: () => void): void }> }).clients);
+    const closed = new Promise<number>((resolve) => conn.once('close', () => resolve(Date.now())));
+    const started = Date.now();
+    await gw.close();
+    // engine.io's own wait for the next poll is 30 s; the gateway's flush bound is FLUSH_BEFORE_CLOSE_MS.
+    expect((await closed) - started).toBeLessThan(FLUSH_BEFORE_CLOSE_MS + 8000);
   });
 });
