@@ -6,7 +6,8 @@ import WebSocket from 'ws';
 import type { Logger } from './logger';
 
 /**
- * Room broadcasts written with one write per recipient socket for everything queued to it (FAST_BROADCAST, on by default).
+ * Room broadcasts written with one write per recipient socket for everything queued to it
+ * (FAST_BROADCAST, on by default).
  *
  * Every adapter (in-memory, Redis) delivers a broadcast on its pod through the base Adapter's
  * `broadcast` / `broadcastWithAck`, which encode the packet once (and, socket.io-adapter 2.5 does
@@ -17,8 +18,9 @@ import type { Logger } from './logger';
  * WebSocket transport whose Engine.IO write buffer and ws sender are empty gets the prebuilt frame
  * appended to its pending batch; a `process.nextTick` starts writing the batches, each with one
  * `writev`, a slice per turn of the event loop (BATCHES_PER_TURN), and after each batch lets
- * Engine.IO flush whatever it was asked to send meanwhile (a direct emit, a ping), behind it. Native dialect clients join the same batches with their dialect's frame,
- * built once per broadcast and dialect (`FAST_WIRE`). Anything else (polling, an upgrade under way, a
+ * Engine.IO flush whatever it was asked to send meanwhile (a direct emit, a ping), behind it.
+ * Native dialect clients join the same batches with their dialect's frame, built once per
+ * broadcast and dialect (`FAST_WIRE`). Anything else (polling, an upgrade under way, a
  * busy socket, binary, permessage-deflate) takes socket.io's own path, behind anything already queued,
  * so the order of what one socket receives never changes. Volatile packets are dropped only under
  * real back-pressure (the slow-consumer bound, MAX_BUFFERED_BYTES), not because a write is in flight.
@@ -212,19 +214,29 @@ function deliver(socket: RecipientSocket, packets: unknown[], opts: PacketOption
 }
 
 /**
- * The header of an unmasked, unfragmented WebSocket text frame (RFC 6455 section 5.2) whose payload
- * is `length` bytes, as ws's `Sender.frame` writes it for a server.
+ * An unmasked, unfragmented WebSocket text frame (RFC 6455 section 5.2), header and payload in one
+ * Buffer, the payload being `parts` one after another: the bytes ws's `Sender.frame` writes for a
+ * server, in one piece (one write per recipient, not a header and a payload).
  */
-export function textFrameHeader(length: number): Buffer {
-  if (length < 126) return Buffer.from([0x81, length]);
-  if (length < 0x10000) {
-    const header = Buffer.from([0x81, 126, 0, 0]);
-    header.writeUInt16BE(length, 2);
-    return header;
+export function textFrame(parts: readonly Buffer[]): Buffer {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const headerLength = length < 126 ? 2 : length < 0x10000 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + length);
+  frame[0] = 0x81;
+  if (headerLength === 2) {
+    frame[1] = length;
+  } else if (headerLength === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt16BE(0, 2);
+    frame.writeUIntBE(length, 4, 6);
   }
-  const header = Buffer.from([0x81, 127, 0, 0, 0, 0, 0, 0, 0, 0]);
-  header.writeUIntBE(length, 4, 6);
-  return header;
+  let offset = headerLength;
+  for (const part of parts) offset += part.copy(frame, offset);
+  return frame;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Gateway } from '../server/gateway';
 import { fastBroadcastProblems } from '../server/fast-broadcast';
 import { closeClients, connectV2, connectV4, request } from './support/clients';
-import { startGateway, stopGateways, urlOf } from './support/gateway';
+import { startGateway, stopGateways, urlOf, writeCalls } from './support/gateway';
 import { closeNatives, connectWorkspace, type NativeClient } from './support/native';
 import { Progress } from './support/progress';
 import { token } from './support/tokens';
@@ -148,13 +148,7 @@ describe('the fast path', () => {
     const gw = await startGateway({ FAST_BROADCAST: 'true' });
     const client = await connectV4(urlOf(gw), token({ sub: 'u-batch' }));
     expect(await request(client, 'join_room', { room_id: ROOM })).toMatchObject({ ok: true });
-    const conn = (gw.io.of('/').sockets.get(client.id!) as any).conn;
-    const raw = conn.transport.socket._socket;
-    const calls: number[] = [];
-    const writev = raw._writev.bind(raw);
-    const write = raw._write.bind(raw);
-    raw._writev = (chunks: unknown[], cb: () => void) => (calls.push(chunks.length), writev(chunks, cb));
-    raw._write = (chunk: unknown, enc: string, cb: () => void) => (calls.push(1), write(chunk, enc, cb));
+    const calls = writeCalls(gw.io.of('/').sockets.get(client.id!));
     const got: number[] = [];
     client.on('seq', (m: { n: number }) => (got.push(m.n), progress.notify()));
     for (let n = 0; n < 10; n++) (gw.io.of('/') as any).to(`room:${ROOM}`).emit('seq', { n });
@@ -163,7 +157,6 @@ describe('the fast path', () => {
     expect(calls).toEqual([10]);
   });
 });
-
 
 describe('a broadcast to more sockets than one turn of the event loop writes', () => {
   it('leaves the rest for the next turn: a broadcast arriving in between joins their batches, in order, one write each', async () => {
@@ -175,17 +168,8 @@ describe('a broadcast to more sockets than one turn of the event loop writes', (
     }
     // Joined in this order: the room's iteration order, and so the order the batches are written in.
     for (const c of clients) nsp.sockets.get(c.id).join('room:slices');
-    const writes = (client: (typeof clients)[number]): number[] => {
-      const raw = nsp.sockets.get(client.id).conn.transport.socket._socket;
-      const calls: number[] = [];
-      const writev = raw._writev.bind(raw);
-      const write = raw._write.bind(raw);
-      raw._writev = (chunks: unknown[], cb: () => void) => (calls.push(chunks.length), writev(chunks, cb));
-      raw._write = (chunk: unknown, enc: string, cb: () => void) => (calls.push(1), write(chunk, enc, cb));
-      return calls;
-    };
-    const firstWrites = writes(clients[0]);
-    const lastWrites = writes(clients[clients.length - 1]);
+    const firstWrites = writeCalls(nsp.sockets.get(clients[0].id));
+    const lastWrites = writeCalls(nsp.sockets.get(clients[clients.length - 1].id));
     const got = clients.map(() => [] as string[]);
     clients.forEach((c, i) => c.on('seq', (m: { n: string }) => (got[i].push(m.n), progress.notify())));
 

@@ -5,7 +5,7 @@
 // a raw WebSocket speaking Engine.IO 4, so the frames themselves are checked, not a client's parse.
 import { Encoder } from 'socket.io-parser';
 import WebSocket from 'ws';
-import { startGateway, urlOf } from './support/gateway';
+import { startGateway, urlOf, writeCalls } from './support/gateway';
 import { cleanUpAfterEach } from './support/lifecycle';
 import { Progress } from './support/progress';
 import { adminToken, token } from './support/tokens';
@@ -99,12 +99,7 @@ it("writes one subscriber an item batch's matches with one system call, as room 
   raw.ws.send(`42/streams,0${JSON.stringify(['subscribe', { type: 'metrics', filters: { host: 'a' } }])}`);
   while (!(await raw.next()).startsWith('43/streams,0'));
   const [server] = gw.io.of('/streams').sockets.values();
-  const tcp = (server.conn as any).transport.socket._socket;
-  const calls: number[] = [];
-  const writev = tcp._writev.bind(tcp);
-  const write = tcp._write.bind(tcp);
-  tcp._writev = (chunks: unknown[], cb: () => void) => (calls.push(chunks.length), writev(chunks, cb));
-  tcp._write = (chunk: unknown, enc: string, cb: () => void) => (calls.push(1), write(chunk, enc, cb));
+  const calls = writeCalls(server);
 
   const items = Array.from({ length: 20 }, (_, n) => ({ host: n % 2 ? 'b' : 'a', n }));
   const res = await fetch(urlOf(gw, '/api/v1/streams/metrics'), {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Histogram } from '../lib/histogram';
+import { shareAmong } from '../lib/pool';
 import { forkChild, stopChild, type Child } from '../lib/procs';
 import { WorkerRpc } from '../lib/worker-rpc';
 import type { Command, ConnectResult, JoinResult, PhaseStats, PublishResult } from './commands';
@@ -35,11 +36,9 @@ export class ClientPool {
    * the combined result with the first start and last completion over all workers.
    */
   async connect(group: string, kind: ServerKind, urls: string[], room: string, total: number, concurrency: number, timeoutMs: number, native = false): Promise<ConnectResult> {
-    const n = this.workers.length;
-    const share = (i: number) => Math.floor(total / n) + (i < total % n ? 1 : 0);
-    const from = (i: number) => Array.from({ length: i }, (_, j) => share(j)).reduce((a, b) => a + b, 0);
+    const shares = shareAmong(total, this.workers.length);
     const results = await this.all<ConnectResult>(
-      (i) => ({ cmd: 'connect', group, kind, native, url: urls[i % urls.length], room, from: from(i), count: share(i), concurrency, timeoutMs }),
+      (i) => ({ cmd: 'connect', group, kind, native, url: urls[i % urls.length], room, from: shares[i].from, count: shares[i].count, concurrency, timeoutMs }),
       timeoutMs * Math.ceil(total / concurrency) + 10_000,
     );
     const before = this.members.get(group) ?? results.map(() => 0);
@@ -96,7 +95,7 @@ export class ClientPool {
       expected: members.reduce((a, m) => a + m, 0) * pub.sent,
       hist: merged.hist,
       lastUs: merged.lastUs,
-      clientCpu: stats.map((s) => ({ cpuUs: s.cpuUs, wallUs: s.wallUs })),
+      clientUtilMax: merged.clientUtilMax,
       errors: merged.events,
       closed: stats.reduce((a, s) => a + s.closed, 0),
     };
@@ -118,7 +117,8 @@ export interface PhaseResult {
   expected: number;
   hist: Histogram;
   lastUs: number;
-  clientCpu: Array<{ cpuUs: number; wallUs: number }>;
+  /** The busiest worker's CPU share over the phase. */
+  clientUtilMax: number;
   errors: Record<string, number>;
   closed: number;
 }

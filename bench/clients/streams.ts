@@ -2,7 +2,8 @@ import jwt from 'jsonwebtoken';
 import { nowUs } from '../lib/stats';
 import { Conn } from './conn';
 import type { Command, StreamsConnectResult, StreamsCountsResult } from './commands';
-import { groups, pool, pushError, state, wakeAll, type Group } from './worker-state';
+import { pool } from '../lib/pool';
+import { groups, pushError, state, wakeAll, type Group } from './worker-state';
 
 /**
  * The streams scenario's clients (bench/scenarios/streams.ts), one group per path:

@@ -89,5 +89,4 @@ export function pushError(errors: string[], message: string): void {
   if (errors.length < 3 && !errors.includes(message)) errors.push(message);
 }
 
-export { pool } from '../lib/pool';
 

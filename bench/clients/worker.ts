@@ -6,7 +6,8 @@ import { flood, paced } from './flood';
 import { streamsClose, streamsConnect, streamsCounts } from './streams';
 import { cellUpdate, chatSpecOf, content, NATIVE_PATH } from './protocol';
 import type { AckResult, Command, PhaseStats, Reply } from './commands';
-import { group, groups, nap, pool, pushError, sinkFor, state, wakeAll } from './worker-state';
+import { pool } from '../lib/pool';
+import { group, groups, nap, pushError, sinkFor, state, wakeAll } from './worker-state';
 import { serveCommands } from '../lib/worker-rpc';
 
 /**

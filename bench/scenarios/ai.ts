@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { AiCommand, AiConnectResult, AiRunResult } from '../clients/ai-worker';
 import { Histogram } from '../lib/histogram';
-import { shareAmong, type Share } from '../lib/pool';
+import { shareAmong } from '../lib/pool';
 import { procfsSampler, type ProcSample, type Sampler } from '../lib/proc-stats';
 import { forkChild, forkServer, stopChild, type Child } from '../lib/procs';
 import { WorkerRpc } from '../lib/worker-rpc';
@@ -75,9 +75,6 @@ class AiClients {
   }
 
   /** Stream i of `total` belongs to worker i's share: [from(w), from(w) + share(w)). */
-  shares(total: number): Share[] {
-    return shareAmong(total, this.workers.length);
-  }
 
   stop(): Promise<void[]> {
     return Promise.all(this.workers.map((w) => stopChild(w, 'SIGKILL')));
@@ -111,7 +108,7 @@ export async function aiScenario(ctx: Ctx): Promise<void> {
   const upstreamUrl = `${upstream.url}/v1`;
   const upstreamSample = procfsSampler(upstream.child.pid);
   const clients = AiClients.start(plan.clients, ctx.start.secret);
-  const shares = clients.shares(n);
+  const shares = shareAmong(n, clients.workers.length);
   const paths: AiPath[] = [];
   const streamSeconds = plan.aiTokens / plan.aiTokenRate;
   const runTimeoutMs = Math.round(streamSeconds * 1000 + plan.aiStaggerMs + 30_000);

@@ -158,7 +158,7 @@ function record(ctx: Ctx, scenario: string, server: string, n: number, m: Measur
   const { phase } = m;
   const deliveries = phase.received;
   const spanS = (phase.lastUs - phase.publish.startUs) / 1e6;
-  const clientUtil = Math.max(...phase.clientCpu.map((c) => c.cpuUs / c.wallUs));
+  const clientUtil = phase.clientUtilMax;
   const serverUtil = m.serverCpuUs / m.wallUs;
   const metrics: Record<string, number> = {
     deliveries_per_s: round(deliveries / spanS, 0),

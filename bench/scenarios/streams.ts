@@ -110,7 +110,6 @@ export async function streamsScenario(ctx: Ctx): Promise<void> {
   }
 }
 
-
 /** Connects and subscribes (or joins) every client of a path; seconds from the first connect until the server is idle. */
 async function setUp(ctx: Ctx, side: Side): Promise<number> {
   const { pool } = ctx;

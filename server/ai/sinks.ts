@@ -2,6 +2,7 @@ import type { ServerMessageType, ServerPayload } from '../../shared/catalogue';
 import type { GatewayError } from '../../shared/errors';
 import { AllNamespaces } from '../../shared/namespaces';
 import { userRoom } from '../../shared/rooms';
+import { isoNow } from '../clock';
 import type { RoomBroadcaster } from '../rooms';
 import type { GatewayServer } from '../types';
 import type { StreamSink } from './streams';
@@ -18,25 +19,10 @@ export function userChannel(io: GatewayServer, rooms: RoomBroadcaster, userId: s
   return {
     emit: (type, payload) => rooms.toInternal(room, type, payload),
     error(err, messageType, refs) {
-      const payload = { ...err.details, ...refs, type: 'error' as const, code: err.code, error: err.message, message_type: messageType, timestamp: new Date().toISOString() };
+      const payload = { ...err.details, ...refs, type: 'error' as const, code: err.code, error: err.message, message_type: messageType, timestamp: isoNow() };
       for (const ns of AllNamespaces) if (ns === '/' || ns === '/ai') io.of(ns).to(room).emit('error', payload);
     },
   };
-}
-
-let isoMs = Number.NaN;
-let isoText = '';
-
-/**
- * `new Date().toISOString()`, made once per millisecond: with many streams several events share
- * one, and the string is the same either way.
- */
-function isoTimestamp(now = Date.now()): string {
-  if (now !== isoMs) {
-    isoMs = now;
-    isoText = new Date(now).toISOString();
-  }
-  return isoText;
 }
 
 /**
@@ -48,7 +34,7 @@ function isoTimestamp(now = Date.now()): string {
 export function aiEventSink(channel: UserChannel, userId: string, requestId: string, start: { query: string; sheet_id?: string }): StreamSink {
   let produced = 0;
   const event = (event_type: ServerPayload<'ai_event'>['event_type'], data: Record<string, unknown>) =>
-    channel.emit('ai_event', { event_type, request_id: requestId, user_id: userId, data, timestamp: isoTimestamp() });
+    channel.emit('ai_event', { event_type, request_id: requestId, user_id: userId, data, timestamp: isoNow() });
   return {
     started: () => event('ai_start', { query: start.query, sheet_id: start.sheet_id ?? null }),
     delta(d) {
@@ -80,17 +66,18 @@ export function aiEventSink(channel: UserChannel, userId: string, requestId: str
  * a failure is the `error` envelope (on `/ws`: `recoverable` and `help`, the correlation id).
  */
 export function agentSink(channel: UserChannel, userId: string, agent: string, messageType: string, requestId: string, correlation?: string | number): StreamSink {
-  const refs = () => ({ request_id: requestId, ...(correlation !== undefined ? { correlation_id: correlation } : {}) });
+  // The same for every event of the request: built once, spread into each.
+  const refs = { request_id: requestId, ...(correlation !== undefined ? { correlation_id: correlation } : {}) };
   return {
-    started: () => channel.emit('agent_started', { ...refs(), agent, user_id: userId }),
+    started: () => channel.emit('agent_started', { ...refs, agent, user_id: userId }),
     delta(d) {
-      if (d.reasoning) channel.emit('agent_thinking', { ...refs(), delta: d.reasoning });
-      if (d.toolCalls.length) channel.emit('tool_executing', { ...refs(), tool_calls: [...d.toolCalls] });
-      if (d.content) channel.emit('partial_result', { ...refs(), delta: d.content });
+      if (d.reasoning) channel.emit('agent_thinking', { ...refs, delta: d.reasoning });
+      if (d.toolCalls.length) channel.emit('tool_executing', { ...refs, tool_calls: [...d.toolCalls] });
+      if (d.content) channel.emit('partial_result', { ...refs, delta: d.content });
     },
     completed: (r, seconds) =>
       channel.emit('agent_completed', {
-        ...refs(),
+        ...refs,
         content: r.content,
         ...(r.reasoning ? { reasoning: r.reasoning } : {}),
         tool_calls: r.toolCalls,
@@ -98,6 +85,6 @@ export function agentSink(channel: UserChannel, userId: string, agent: string, m
         usage: r.usage ?? null,
         processing_time: Math.round(seconds * 1000) / 1000,
       }),
-    failed: (err) => channel.error(err, messageType, refs()),
+    failed: (err) => channel.error(err, messageType, refs),
   };
 }

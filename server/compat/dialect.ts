@@ -89,7 +89,7 @@ export interface Dialect {
 
 export { isRecord };
 
-export const isoNow = (): string => new Date().toISOString();
+export { isoNow } from '../clock';
 
 export function errorInfo(err: GatewayError, messageType?: string): ErrorInfo {
   return { code: err.code, message: err.message, details: err.details, messageType };

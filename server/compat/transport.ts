@@ -1,6 +1,6 @@
 import { Transport } from 'engine.io';
 import WebSocket from 'ws';
-import { FAST_WIRE, idleSocketOf, textFrameHeader, type FastWire, type WsLike } from '../fast-broadcast';
+import { FAST_WIRE, idleSocketOf, textFrame, type FastWire, type WsLike } from '../fast-broadcast';
 
 /** `ws` internal used to send one pre-framed buffer to many sockets (as Socket.IO's adapter does). */
 type RawSender = { sendFrame(list: readonly Buffer[], cb?: (err?: Error) => void): void };
@@ -13,15 +13,8 @@ export class PreparedFrame {
   /** Header and payload in one Buffer: one write per recipient, not a corked pair. */
   readonly wire: Buffer;
   constructor(readonly text: string) {
-    this.wire = frameBytes(text);
+    this.wire = textFrame([Buffer.from(text)]);
   }
-}
-
-/** A text frame, header and payload, as one Buffer. */
-function frameBytes(text: string): Buffer {
-  const payload = Buffer.from(text);
-  const header = textFrameHeader(payload.length);
-  return Buffer.concat([header, payload], header.length + payload.length);
 }
 
 export type OutgoingFrame = string | PreparedFrame;
@@ -125,7 +118,7 @@ export class NativeTransport extends Transport {
     if (!socket) return undefined;
     const frame = this.sink.outgoing(encoded, options);
     if (frame === undefined) return null;
-    return { socket, wire: typeof frame === 'string' ? frameBytes(frame) : frame.wire };
+    return { socket, wire: typeof frame === 'string' ? textFrame([Buffer.from(frame)]) : frame.wire };
   }
 
   private write(frame: OutgoingFrame, cb?: (err?: Error) => void): void {

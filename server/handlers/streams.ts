@@ -38,10 +38,10 @@ export const registerStreams: Feature = (ctx) => {
     let sent = 0;
     let metricUpdates = 0;
     for (const item of items) {
-      const event = new DataEvent(type, item);
+      let event: DataEvent | undefined; // made for the first match: an item nobody matches costs nothing
       registry.forEachMatch(type, item, (sub) => {
         if (!sub.socket.connected) return;
-        sub.deliver(item, event);
+        sub.deliver(item, (event ??= new DataEvent(type, item)));
         if (sub.kind === 'metric') metricUpdates++;
         else sent++;
       });

@@ -8,11 +8,10 @@ import { peerIsTrustedProxy } from '../auth/client-address';
 import { createOriginCheck } from '../auth/origins';
 import { uploadRoutes } from '../http/uploads';
 import { UploadAdmission } from '../uploads/admission';
-import { newUploadId, type UploadMetadata } from '../uploads/metadata';
+import { newUploadId, uploadPath, type UploadMetadata } from '../uploads/metadata';
 import { ProgressReporter } from '../uploads/progress';
 import { registerUploadRelay } from '../uploads/relay';
 import { createUploadStorage } from '../uploads/storage';
-import { uploadPath } from '../uploads/metadata';
 import { UploadEndpoint } from '../uploads/tus';
 import type { Feature } from './context';
 

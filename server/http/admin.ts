@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { Router, type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
-import { ErrorChannels, ErrorCodes, GatewayError, schemaRefusal, toGatewayError } from '../../shared/errors';
+import { ErrorCodes, GatewayError, schemaRefusal } from '../../shared/errors';
 import { UserIdParam } from '../../shared/rest';
 import { userRoom } from '../../shared/rooms';
 import { isAdmin } from '../auth/principal';
@@ -12,17 +12,8 @@ import type { ClusterStats } from '../cluster/stats';
 import type { CellStore } from '../cluster/cells';
 import type { PresenceStore } from '../cluster/presence';
 import { jsonDepthExceeds, MAX_FRAME_DEPTH } from '../compat/frames';
+import { sendHttpError } from './errors';
 
-/** The REST API's error body: `{...details, code, error, timestamp}`. */
-export function httpErrorBody(e: GatewayError): Record<string, unknown> {
-  return { ...e.details, code: e.code, error: e.message, timestamp: new Date().toISOString() };
-}
-
-/** Every REST error: the code's HTTP status (shared/errors.ts) and its body (httpErrorBody). */
-export function sendHttpError(res: Response, err: unknown): void {
-  const e = toGatewayError(err);
-  res.status(ErrorChannels[e.code].http).json(httpErrorBody(e));
-}
 
 /**
  * Validates a request part with its zod schema (shared/rest.ts). A failure is INVALID_MESSAGE

@@ -1,9 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { Router, type Request, type Response } from 'express';
-import { ErrorCodes } from '../../shared/errors';
+import express, { Router, type Request } from 'express';
+import { ErrorCodes, GatewayError } from '../../shared/errors';
 import type { GatewayMetrics } from '../metrics';
+import { sendHttpError } from './errors';
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
@@ -15,10 +16,6 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
 function hasBearer(req: Request, expected: Buffer): boolean {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
   return match !== null && timingSafeEqual(digest(match[1]), expected);
-}
-
-function sendError(res: Response, status: number, code: string, error: string): void {
-  res.status(status).json({ code, error, timestamp: new Date().toISOString() });
 }
 
 /**
@@ -44,7 +41,7 @@ export function metricsRouter(metrics: GatewayMetrics, options: { token?: string
     }
     if (expected && !hasBearer(req, expected)) {
       res.setHeader('WWW-Authenticate', 'Bearer');
-      sendError(res, 401, ErrorCodes.AUTHENTICATION_FAILED, 'A valid bearer token is required for /metrics');
+      sendHttpError(res, new GatewayError(ErrorCodes.AUTHENTICATION_FAILED, 'A valid bearer token is required for /metrics'));
       return;
     }
     try {
@@ -52,7 +49,7 @@ export function metricsRouter(metrics: GatewayMetrics, options: { token?: string
       res.setHeader('Cache-Control', 'no-store');
       res.type(contentType).send(body);
     } catch {
-      sendError(res, 500, ErrorCodes.INTERNAL_ERROR, 'Metrics collection failed');
+      sendHttpError(res, new GatewayError(ErrorCodes.INTERNAL_ERROR, 'Metrics collection failed'));
     }
   });
   return router;

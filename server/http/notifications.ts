@@ -3,7 +3,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { Notification, NotificationLabel, NotificationPriority } from '../../shared/messages/notifications';
 import { HttpErrorBody } from '../../shared/rest';
-import { jsonBody, parseWith, restErrors, sendHttpError, type AdminGuard } from './admin';
+import { jsonBody, parseWith, restErrors, type AdminGuard } from './admin';
+import { sendHttpError } from './errors';
 
 export const NOTIFICATION_PATH = '/api/v1/ws/broadcast/notification';
 

@@ -2,7 +2,8 @@ import { Router } from 'express';
 import { ErrorCodes, GatewayError } from '../../shared/errors';
 import { ConnectionIdParam, type CloseConnectionAnswer, type DetailedStatsAnswer, type ShutdownAnswer } from '../../shared/rest';
 import type { AdminRequests } from '../cluster/control';
-import { parseWith, sendHttpError, type AdminGuard } from './admin';
+import { parseWith, type AdminGuard } from './admin';
+import { sendHttpError } from './errors';
 
 export interface OperationsDeps {
   readonly podId: string;

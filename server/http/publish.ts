@@ -6,7 +6,8 @@ import type { PodActivity } from '../cluster/activity';
 import type { AdminRequests } from '../cluster/control';
 import type { GatewayMetrics } from '../metrics';
 import type { GatewayServer } from '../types';
-import { jsonBody, parseWith, sendHttpError, type AdminGuard } from './admin';
+import { jsonBody, parseWith, type AdminGuard } from './admin';
+import { sendHttpError } from './errors';
 
 export interface PublishDeps {
   readonly io: GatewayServer;

@@ -13,7 +13,8 @@ import {
 } from '../../shared/messages/streams';
 import { HttpErrorBody } from '../../shared/rest';
 import type { PublishOutcome } from '../streams/hub';
-import { jsonBody, parseWith, restErrors, sendHttpError, type AdminGuard } from './admin';
+import { jsonBody, parseWith, restErrors, type AdminGuard } from './admin';
+import { sendHttpError } from './errors';
 
 const STREAMS_PREFIX = '/api/v1/streams';
 

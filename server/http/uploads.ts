@@ -7,7 +7,7 @@ import { bearerToken } from '../auth/token';
 import type { TokenVerifier } from '../auth/verify';
 import { UPLOAD_ID, UPLOADS_PATH } from '../uploads/metadata';
 import type { UploadEndpoint } from '../uploads/tus';
-import { sendHttpError } from './admin';
+import { sendHttpError } from './errors';
 
 export interface UploadRouteDeps {
   readonly endpoint: UploadEndpoint;

@@ -1,5 +1,5 @@
 import { StreamItemKeys, type StreamItem, type SubscriptionType } from '../../shared/messages/streams';
-import { sendEncoded, textFrameHeader } from '../fast-broadcast';
+import { sendEncoded, textFrame } from '../fast-broadcast';
 import type { GatewaySocket } from '../types';
 
 /** A subscription id as it appears in a packet: its JSON text and that text's bytes, made once at subscribe time. */
@@ -19,8 +19,6 @@ interface NamespaceParts {
   /** The Engine.IO message type `4` + head, as bytes. */
   readonly headBytes: Buffer;
   readonly tailBytes: Buffer;
-  /** Frame headers by id length (ids are UUIDs: one entry). */
-  readonly headers: Map<number, Buffer>;
 }
 
 /**
@@ -52,7 +50,7 @@ export class DataEvent {
       this.json ??= JSON.stringify(this.data());
       const head = `2${nsp === '/' ? '' : `${nsp},`}["data",{"subscription_id":`;
       const tail = `,"data":${this.json}}]`;
-      parts = { head, tail, headBytes: Buffer.from(`4${head}`), tailBytes: Buffer.from(tail), headers: new Map() };
+      parts = { head, tail, headBytes: Buffer.from(`4${head}`), tailBytes: Buffer.from(tail) };
       this.parts.set(nsp, parts);
     }
     return parts;
@@ -61,12 +59,7 @@ export class DataEvent {
   /** Sends the event to one subscription's socket, with its id. */
   sendTo(socket: GatewaySocket, id: EncodedId): void {
     const parts = this.partsOf(socket.nsp.name);
-    const frame = () => {
-      const length = parts.headBytes.length + id.bytes.length + parts.tailBytes.length;
-      let header = parts.headers.get(id.bytes.length);
-      if (!header) parts.headers.set(id.bytes.length, (header = textFrameHeader(length)));
-      return Buffer.concat([header, parts.headBytes, id.bytes, parts.tailBytes], header.length + length);
-    };
+    const frame = () => textFrame([parts.headBytes, id.bytes, parts.tailBytes]);
     sendEncoded(socket, parts.head + id.text + parts.tail, frame, () => ['data', { subscription_id: id.id, data: this.data() }]);
   }
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as TusServer } from '@tus/server';
 import { EVENTS, type Upload } from '@tus/utils';
 import { ErrorChannels, ErrorCodes, GatewayError, toGatewayError } from '../../shared/errors';
-import { httpErrorBody } from '../http/admin';
+import { httpErrorBody } from '../http/errors';
 import type { Principal } from '../auth/principal';
 import type { Logger } from '../logger';
 import { UNSUPPORTED_TYPE, type UploadAdmission } from './admission';

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCodes, GatewayError } from '../../shared/errors';
 import { isRecord } from '../../shared/records';
 import type { Logger } from '../logger';
+import { connectionErrorCode } from './retry';
 
 /** Whose request this is, as the backend is told: the caller's own token and user id. */
 export interface RpcIdentity {
@@ -62,8 +63,7 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
 
 /** What a failed fetch says about its cause, in words a client can act on (never a header). */
 function describeCause(err: unknown): string {
-  const cause = (err as { cause?: { code?: unknown } })?.cause;
-  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  const code = connectionErrorCode(err);
   switch (code) {
     case 'ECONNREFUSED':
       return 'connection refused';

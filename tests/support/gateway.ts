@@ -59,3 +59,17 @@ export async function stopGateways(): Promise<void> {
 
 export const urlOf = (gateway: Gateway | number, path = ''): string =>
   `http://127.0.0.1:${typeof gateway === 'number' ? gateway : gateway.port}${path}`;
+
+/**
+ * Spies on the TCP writes of a server-side Socket.IO socket on the WebSocket transport: each entry
+ * is one write system call, with how many buffers it carried.
+ */
+export function writeCalls(serverSocket: unknown): number[] {
+  const tcp = (serverSocket as { conn: { transport: { socket: { _socket: any } } } }).conn.transport.socket._socket;
+  const calls: number[] = [];
+  const writev = tcp._writev.bind(tcp);
+  const write = tcp._write.bind(tcp);
+  tcp._writev = (chunks: unknown[], cb: () => void) => (calls.push(chunks.length), writev(chunks, cb));
+  tcp._write = (chunk: unknown, enc: string, cb: () => void) => (calls.push(1), write(chunk, enc, cb));
+  return calls;
+}
