@@ -3,10 +3,10 @@ import type { AiCommand, AiConnectResult, AiRunResult } from '../clients/ai-work
 import { Histogram } from '../lib/histogram';
 import { shareAmong } from '../lib/pool';
 import { procfsSampler, type ProcSample, type Sampler } from '../lib/proc-stats';
-import { forkChild, forkServer, stopChild, type Child } from '../lib/procs';
+import { forkChild, stopChild, type Child } from '../lib/procs';
 import { WorkerRpc } from '../lib/worker-rpc';
 import { nowUs, round } from '../lib/stats';
-import { BENCH_LIMITS, startGateway, type Target } from '../servers/targets';
+import { BENCH_LIMITS, startGateway, startScript, type Target } from '../servers/targets';
 import { ensureTime, OutOfTime, quiesce, type Ctx } from './context';
 
 /**
@@ -51,11 +51,6 @@ function ask<T>(child: Child, type: string, timeoutMs = 10_000): Promise<T> {
 }
 
 /** Forks one of our server scripts and waits for its `ready {port}`. */
-async function startScript(name: string, script: string, env: NodeJS.ProcessEnv): Promise<{ child: Child; url: string }> {
-  const { child, port } = await forkServer(name, join(__dirname, '..', 'servers', script), { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0', ...env });
-  return { child, url: `http://127.0.0.1:${port}` };
-}
-
 /** The scenario's client processes (bench/clients/ai-worker.ts). */
 class AiClients {
   private readonly rpc: WorkerRpc<AiCommand>;

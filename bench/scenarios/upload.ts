@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import jwt from 'jsonwebtoken';
-import { forkServer, stopChild } from '../lib/procs';
+import { stopChild } from '../lib/procs';
 import { procfsSampler, type Sampler } from '../lib/proc-stats';
 import { round, sleep, spread } from '../lib/stats';
-import { BENCH_LIMITS, startGateway, type Target } from '../servers/targets';
+import { BENCH_LIMITS, startGateway, startScript, type Target } from '../servers/targets';
 import { ensureTime, type Ctx } from './context';
 import { guarded } from './fanout';
 
@@ -138,8 +138,8 @@ interface Sent {
 
 /** The bare HTTP path: bench/servers/upload-pipe.ts writing into `dir`, sampled from /proc. */
 async function startPipe(dir: string): Promise<{ url: string; sample: Sampler; stop(): Promise<void> }> {
-  const { child, port } = await forkServer('upload-pipe', join(__dirname, '..', 'servers', 'upload-pipe.js'), { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0', UPLOAD_PIPE_DIR: dir });
-  return { url: `http://127.0.0.1:${port}`, sample: procfsSampler(child.pid), stop: () => stopChild(child, 'SIGKILL') };
+  const { child, url } = await startScript('upload-pipe', 'upload-pipe.js', { UPLOAD_PIPE_DIR: dir });
+  return { url, sample: procfsSampler(child.pid), stop: () => stopChild(child, 'SIGKILL') };
 }
 
 /** One plain write, settled first; the file is deleted after. Resolves with MB/s. */
@@ -198,10 +198,12 @@ async function measureGateway(u: Upload, target: Target, uploads: string): Promi
   return sendPatch(u, 'gateway', `${base}${location}`, target.sample, join(uploads, location.split('/').pop()!));
 }
 
-const range = (xs: number[]): string => {
+/** Median (min..max) of `xs`, to `digits` decimals. */
+const medianRange = (xs: number[], digits: number): string => {
   const s = spread(xs);
-  return `median ${round(s.median, 3)} (${round(s.min, 2)}..${round(s.max, 2)}) over ${s.reps} pairs`;
+  return `${round(s.median, digits)} (${round(s.min, digits)}..${round(s.max, digits)})`;
 };
+const range = (xs: number[]): string => `median ${medianRange(xs, 3)} over ${xs.length} pairs`;
 
 export async function uploadScenario(ctx: Ctx): Promise<void> {
   const { plan, results } = ctx;
@@ -245,10 +247,14 @@ export async function uploadScenario(ctx: Ctx): Promise<void> {
             }
           }
           // One pair per half: (fs, pipe, gateway), then (gateway, pipe, fs); rep[p][1] is the second half's.
+          const halves = { gf: [] as number[], pf: [] as number[], gp: [] as number[] };
           for (const h of [0, 1]) {
             const gf = rep.gateway[h] / rep.fs[h];
             const pf = rep.pipe[h] / rep.fs[h];
             const gp = rep.gateway[h] / rep.pipe[h];
+            halves.gf.push(round(gf, 2));
+            halves.pf.push(round(pf, 2));
+            halves.gp.push(round(gp, 2));
             pairs.gatewayVsFs.push(gf);
             pairs.pipeVsFs.push(pf);
             pairs.gatewayVsPipe.push(gp);
@@ -256,8 +262,7 @@ export async function uploadScenario(ctx: Ctx): Promise<void> {
             results.add('upload', UPLOAD_PIPE, blocks, { mb_per_s_vs_fs: round(pf, 3) });
           }
           for (const p of ['fs', 'pipe', 'gateway'] as const) mb[p].push(...rep[p]);
-          const two = (a: number[], b: number[]) => [0, 1].map((h) => round(a[h] / b[h], 2)).join(', ');
-          ctx.log(`    rep ${r + 1} pairs: gateway / fs ${two(rep.gateway, rep.fs)}; pipe / fs ${two(rep.pipe, rep.fs)}; gateway / pipe ${two(rep.gateway, rep.pipe)}`);
+          ctx.log(`    rep ${r + 1} pairs: gateway / fs ${halves.gf.join(', ')}; pipe / fs ${halves.pf.join(', ')}; gateway / pipe ${halves.gp.join(', ')}`);
         } finally {
           await pipe?.stop();
           await target.stop();
@@ -268,10 +273,7 @@ export async function uploadScenario(ctx: Ctx): Promise<void> {
     }
   }
   if (pairs.gatewayVsFs.length) {
-    const m = (xs: number[]) => {
-      const s = spread(xs);
-      return `${round(s.median, 0)} (${round(s.min, 0)}..${round(s.max, 0)})`;
-    };
+    const m = (xs: number[]) => medianRange(xs, 0);
     ctx.log(`    upload ${blocks} MB, MB/s median (range): fs.createWriteStream ${m(mb.fs)}, node:http pipe ${m(mb.pipe)}, gateway ${m(mb.gateway)}`);
     ctx.log(`    gateway / fs.createWriteStream (issue 11, target 0.7): ${range(pairs.gatewayVsFs)}`);
     ctx.log(`    node:http pipe / fs.createWriteStream (any HTTP upload's ceiling here): ${range(pairs.pipeVsFs)}`);

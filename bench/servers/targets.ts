@@ -170,3 +170,9 @@ export function startTarget(kind: ServerKind, opts: StartOptions): Promise<Targe
   if (kind === 'socketio') return startSocketio(opts);
   return startGateway(opts);
 }
+
+/** Starts one of bench/servers' own HTTP servers (its script, on a free port); resolves with its process and base URL. */
+export async function startScript(name: string, script: string, env: NodeJS.ProcessEnv): Promise<{ child: Child; url: string }> {
+  const { child, port } = await forkServer(name, join(__dirname, script), { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0', ...env });
+  return { child, url: `http://127.0.0.1:${port}` };
+}
