@@ -17,7 +17,7 @@ import type { Logger } from './logger';
  * acks and outgoing listeners are kept exactly as socket.io does, and then a recipient on the plain
  * WebSocket transport whose Engine.IO write buffer and ws sender are empty gets the prebuilt frame
  * appended to its pending batch; a `process.nextTick` starts writing the batches, each with one
- * `writev`, a slice per turn of the event loop (BATCHES_PER_TURN), and after each batch lets
+ * write, a slice per turn of the event loop (BATCHES_PER_TURN), and after each batch lets
  * Engine.IO flush whatever it was asked to send meanwhile (a direct emit, a ping), behind it.
  * Native dialect clients join the same batches with their dialect's frame, built once per
  * broadcast and dialect (`FAST_WIRE`). Anything else (polling, an upgrade under way, a
@@ -26,7 +26,7 @@ import type { Logger } from './logger';
  * real back-pressure (the slow-consumer bound, MAX_BUFFERED_BYTES), not because a write is in flight.
  *
  * It relies on private fields of engine.io 6.6 (`writeBuffer`, `upgrading`, `transport.socket`)
- * and ws 8 (`_socket`, `_sender._state`, `_sender._queue`), pinned in package.json and checked at
+ * and ws 8 (`_socket`; `_sender._state`, `_sender._queue` when the server may deflate), pinned in package.json and checked at
  * start-up (`fastBroadcastProblems`): when they are not as expected the gateway warns and keeps
  * socket.io's path. The patch is on the base Adapter's prototype, once per process; each server
  * opts in (`enableFastBroadcast`), so servers that did not keep the original path.
@@ -54,12 +54,18 @@ export interface WsLike {
 export const FAST_WIRE = Symbol.for('realtime-gateway.fastBroadcast.wire');
 export type FastWire = (encoded: string, options: object) => { readonly socket: NetSocket; readonly wire: Buffer } | null | undefined;
 
+/** A connection's frames not yet written (one, or several in order), on the connection itself, and the socket they go to. */
+const FRAMES = Symbol('realtime-gateway.fastBroadcast.frames');
+const FRAMES_SOCKET = Symbol('realtime-gateway.fastBroadcast.framesSocket');
+
 interface EngineConn {
   readyState: string;
   upgrading: boolean;
   writeBuffer: unknown[];
   transport: { name: string; perMessageDeflate?: unknown; socket?: WsLike; [FAST_WIRE]?: FastWire };
   flush(): void;
+  [FRAMES]?: Buffer | Buffer[];
+  [FRAMES_SOCKET]?: NetSocket;
 }
 
 interface RecipientSocket {
@@ -70,9 +76,9 @@ interface RecipientSocket {
 }
 
 interface AdapterInternals {
-  nsp: { name: string; server: { [ENABLED]?: FastOptions }; _ids: number };
   rooms: Map<string, Set<string>>;
   sids: Map<string, Set<string>>;
+  nsp: { name: string; server: { [ENABLED]?: FastOptions }; _ids: number; sockets: Map<string, RecipientSocket> };
   _encode(packet: unknown, opts: PacketOptions): unknown[];
   apply(opts: BroadcastOptions, callback: (socket: RecipientSocket) => void): void;
 }
@@ -87,6 +93,12 @@ interface PacketOptions {
 interface FastOptions {
   /** True (and counted) when a volatile packet to this connection must be dropped: its unsent bytes are over the soft bound. */
   readonly dropVolatile: (conn: object) => boolean;
+  /**
+   * The server may negotiate permessage-deflate. When it never does, ws's sender writes every frame
+   * the moment it is given one (it queues only while deflating, or reading a Blob, which engine.io
+   * never sends), so its state need not be read for each recipient.
+   */
+  readonly deflate: boolean;
 }
 
 /** The frame of the packet as one Buffer, when the adapter built one (a single text packet). */
@@ -100,14 +112,13 @@ const noFlush = () => undefined;
 /** Engine.IO's own flush, put back on a connection once its batch is written. */
 const engineFlush = (EngineSocket.prototype as unknown as { flush: () => void }).flush;
 
-/** A connection's bytes not yet written and the socket they go to. */
-interface Batch {
-  readonly socket: NetSocket;
-  readonly buffers: Buffer[];
-}
-
-/** The batches not yet written, in the order they were opened. */
-const pending = new Map<EngineConn, Batch>();
+/**
+ * The connections with frames not yet written, in the order of their first frame; from `next` on,
+ * not written yet. A connection's frames are on the connection (FRAMES), so that a recipient
+ * costs no lookup in a table of thousands.
+ */
+const pendingConns: EngineConn[] = [];
+let next = 0;
 /** A write of the pending batches is scheduled (a `process.nextTick`, then `setImmediate`s). */
 let scheduled = false;
 
@@ -121,36 +132,55 @@ let scheduled = false;
  */
 const BATCHES_PER_TURN = 32;
 
+/** Below this many bytes a batch of several frames is copied into one Buffer (one plain write); above, written with writev. */
+const CONCAT_BYTES = 16 * 1024;
+
 function writeBatches(): void {
-  let written = 0;
   try {
-    for (const [conn, batch] of pending) {
-      if (written++ === BATCHES_PER_TURN) break;
-      pending.delete(conn);
-      writeBatch(conn, batch);
+    const end = Math.min(next + BATCHES_PER_TURN, pendingConns.length);
+    while (next < end) {
+      writeBatch(pendingConns[next++]);
     }
   } finally {
     // Even after a throw: the batches left must not wait for a flush that is never scheduled.
-    if (pending.size > 0) setImmediate(writeBatches);
-    else scheduled = false;
+    if (next < pendingConns.length) {
+      setImmediate(writeBatches);
+    } else {
+      pendingConns.length = 0;
+      next = 0;
+      scheduled = false;
+    }
   }
 }
 
-function writeBatch(conn: EngineConn, { socket, buffers }: Batch): void {
+/** Writes a connection's pending frames, if it still has any (a close may have written them already). */
+function writeBatch(conn: EngineConn): void {
+  const frames = conn[FRAMES];
+  const socket = conn[FRAMES_SOCKET];
+  if (frames === undefined || socket === undefined) return;
+  conn[FRAMES] = undefined;
+  conn[FRAMES_SOCKET] = undefined;
   // Engine.IO's flush again. Assigned rather than deleted: deleting a property would turn every
   // batched connection into a slow dictionary-mode object.
   conn.flush = engineFlush;
   if (conn.readyState === 'open' && socket.writable) {
-    if (buffers.length === 1) {
-      socket.write(buffers[0]);
+    if (!Array.isArray(frames)) {
+      socket.write(frames);
     } else {
-      socket.cork();
-      for (const buffer of buffers) socket.write(buffer);
-      socket.uncork();
+      let bytes = 0;
+      for (const frame of frames) bytes += frame.length;
+      if (bytes <= CONCAT_BYTES) {
+        socket.write(Buffer.concat(frames, bytes));
+      } else {
+        socket.cork();
+        for (const frame of frames) socket.write(frame);
+        socket.uncork();
+      }
     }
   }
-  // What Engine.IO was asked to send while the batch waited goes out behind it.
-  conn.flush();
+  // What Engine.IO was asked to send while the batch waited goes out behind it (its flush does
+  // nothing when its buffer is empty).
+  if (conn.writeBuffer.length > 0) conn.flush();
 }
 
 /**
@@ -163,25 +193,32 @@ export function idleSocketOf(ws: WsLike | undefined): NetSocket | undefined {
 }
 
 /** The socket a Socket.IO client's frame may be written to now (Engine.IO's own WebSocket transport). */
-function engineSocket(conn: EngineConn): NetSocket | undefined {
+function engineSocket(conn: EngineConn, deflate: boolean): NetSocket | undefined {
   const transport = conn.transport;
-  if (transport.name !== 'websocket' || transport.perMessageDeflate) return undefined;
-  return idleSocketOf(transport.socket);
+  if (transport.name !== 'websocket') return undefined;
+  if (deflate) return transport.perMessageDeflate ? undefined : idleSocketOf(transport.socket);
+  const ws = transport.socket;
+  return ws?.readyState === WS_OPEN ? ws._socket : undefined;
 }
 
-function batchFor(conn: EngineConn, socket: NetSocket): Batch {
-  let batch = pending.get(conn);
-  if (!batch) {
+/** Appends a frame to the connection's pending batch (opened, and its write scheduled, with the first). */
+function append(conn: EngineConn, socket: NetSocket, frame: Buffer): void {
+  const frames = conn[FRAMES];
+  if (frames === undefined) {
+    conn[FRAMES] = frame;
+    conn[FRAMES_SOCKET] = socket;
+    pendingConns.push(conn);
+    // Anything Engine.IO is asked to send before the batch is written waits behind it.
+    conn.flush = noFlush;
     if (!scheduled) {
       scheduled = true;
       process.nextTick(writeBatches);
     }
-    batch = { socket, buffers: [] };
-    pending.set(conn, batch);
-    // Anything Engine.IO is asked to send before the batch is written waits behind it.
-    (conn as { flush: () => void }).flush = noFlush;
+  } else if (Array.isArray(frames)) {
+    frames.push(frame);
+  } else {
+    conn[FRAMES] = [frames, frame];
   }
-  return batch;
 }
 
 /** A packet's WebSocket frame, or how to build it when a recipient can take it (built at most once per recipient). */
@@ -197,15 +234,15 @@ function deliver(socket: RecipientSocket, packets: unknown[], opts: PacketOption
         const out = ownWire.call(conn.transport, packets[0], opts);
         if (out === null) return;
         if (out !== undefined) {
-          batchFor(conn, out.socket).buffers.push(out.wire);
+          append(conn, out.socket, out.wire);
           return;
         }
       }
     } else if (frame !== undefined) {
-      const raw = engineSocket(conn);
+      const raw = engineSocket(conn, fast.deflate);
       if (raw) {
         if (opts.volatile && fast.dropVolatile(conn)) return;
-        batchFor(conn, raw).buffers.push(typeof frame === 'function' ? frame() : frame);
+        append(conn, raw, typeof frame === 'function' ? frame() : frame);
         return;
       }
     }
@@ -278,6 +315,28 @@ function mayReachLocal(adapter: AdapterInternals, opts: BroadcastOptions): boole
   return false;
 }
 
+/**
+ * Calls `callback` for each local recipient of a broadcast, as the adapter's `apply` does. One room
+ * and no exclusions (a room broadcast, the usual case) is walked straight from the room's set:
+ * `apply` also fills a set of the ids served, to serve a socket in several rooms once, which costs
+ * a hash insert per recipient and does nothing for one room.
+ */
+function eachRecipient(adapter: AdapterInternals, opts: BroadcastOptions, apply: AdapterInternals['apply'], callback: (socket: RecipientSocket) => void): void {
+  if (opts.rooms.size !== 1 || (opts.except !== undefined && opts.except.size > 0) || adapter.apply !== apply) {
+    adapter.apply(opts, callback);
+    return;
+  }
+  for (const room of opts.rooms) {
+    const ids = adapter.rooms.get(room);
+    if (ids === undefined) return;
+    const sockets = adapter.nsp.sockets;
+    for (const id of ids) {
+      const socket = sockets.get(id);
+      if (socket !== undefined) callback(socket);
+    }
+  }
+}
+
 type Broadcast = (this: AdapterInternals, packet: { nsp?: string; id?: number }, opts: BroadcastOptions) => void;
 type BroadcastWithAck = (
   this: AdapterInternals,
@@ -288,16 +347,16 @@ type BroadcastWithAck = (
 ) => void;
 
 function patchAdapter(): void {
-  const proto = Adapter.prototype as unknown as { broadcast: Broadcast; broadcastWithAck: BroadcastWithAck; [PATCHED]?: true };
+  const proto = Adapter.prototype as unknown as { broadcast: Broadcast; broadcastWithAck: BroadcastWithAck; apply: AdapterInternals['apply']; [PATCHED]?: true };
   if (proto[PATCHED]) return;
-  const original = { broadcast: proto.broadcast, broadcastWithAck: proto.broadcastWithAck };
+  const original = { broadcast: proto.broadcast, broadcastWithAck: proto.broadcastWithAck, apply: proto.apply };
 
   proto.broadcast = function (packet, opts) {
     const fast = this.nsp.server[ENABLED];
     if (!fast) return original.broadcast.call(this, packet, opts);
     if (!mayReachLocal(this, opts)) return;
     const { packets, packetOpts, frame } = encodeOnce(this, packet, opts);
-    this.apply(opts, (socket) => {
+    eachRecipient(this, opts, original.apply, (socket) => {
       socket.notifyOutgoingListeners?.(packet);
       deliver(socket, packets, packetOpts, frame, fast);
     });
@@ -311,7 +370,7 @@ function patchAdapter(): void {
     if (!mayReachLocal(this, opts)) return clientCountCallback(0);
     const { packets, packetOpts, frame } = encodeOnce(this, packet, opts);
     let clientCount = 0;
-    this.apply(opts, (socket) => {
+    eachRecipient(this, opts, original.apply, (socket) => {
       clientCount++;
       socket.acks.set(packet.id!, ack);
       socket.notifyOutgoingListeners?.(packet);
@@ -326,11 +385,7 @@ function patchAdapter(): void {
   const engineProto = EngineSocket.prototype as unknown as { close: (this: EngineConn, discard?: boolean) => unknown };
   const close = engineProto.close;
   engineProto.close = function (discard) {
-    const batch = discard ? undefined : pending.get(this);
-    if (batch) {
-      pending.delete(this);
-      writeBatch(this, batch);
-    }
+    if (!discard) writeBatch(this);
     return close.call(this, discard);
   };
 }
@@ -363,7 +418,7 @@ export function fastBroadcastProblems(): string[] {
  * Turns the fast path on for one server (when the start-up check passes); returns what turns it
  * off again. `dropVolatile` is the slow-consumer check volatile packets obey (server/slow-consumers.ts).
  */
-export function enableFastBroadcast(io: Server, options: FastOptions & { logger: Logger }): () => void {
+export function enableFastBroadcast(io: Server, options: Pick<FastOptions, 'dropVolatile'> & { logger: Logger }): () => void {
   const problems = fastBroadcastProblems();
   if (problems.length) {
     options.logger.warn("FAST_BROADCAST: the installed socket.io-adapter, engine.io or ws are not as expected; keeping socket.io's own broadcast path", { problems });
@@ -371,7 +426,9 @@ export function enableFastBroadcast(io: Server, options: FastOptions & { logger:
   }
   patchAdapter();
   const server = io as unknown as { [ENABLED]?: FastOptions };
-  server[ENABLED] = { dropVolatile: options.dropVolatile };
+  // engine.io hands this option to its ws server, which negotiates permessage-deflate only when it is set.
+  const deflate = Boolean((io.engine as unknown as { opts: { perMessageDeflate?: unknown } }).opts.perMessageDeflate);
+  server[ENABLED] = { dropVolatile: options.dropVolatile, deflate };
   return () => {
     delete server[ENABLED];
   };

@@ -1,5 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { io as ioV4 } from 'socket.io-client';
+import winston from 'winston';
 import type { Gateway } from '../server/gateway';
-import { fastBroadcastProblems } from '../server/fast-broadcast';
+import { enableFastBroadcast, fastBroadcastProblems } from '../server/fast-broadcast';
 import { closeClients, connectV2, connectV4, request } from './support/clients';
 import { startGateway, stopGateways, urlOf, writeCalls } from './support/gateway';
 import { closeNatives, connectWorkspace, type NativeClient } from './support/native';
@@ -198,5 +203,39 @@ describe('a broadcast to more sockets than one turn of the event loop writes', (
     nsp.sockets.get(last.id).disconnect(true); // the same tick: its batch has not been written yet
     await progress.until(() => seen.length >= 2, 5000, 'the message and the disconnect');
     expect(seen).toEqual(['last words', 'io server disconnect']);
+  });
+});
+
+describe('a server that negotiates permessage-deflate', () => {
+  it('never writes a broadcast ahead of a message ws is still compressing', async () => {
+    // The gateway never deflates; a server that does keeps ws's sender checks on the fast path.
+    const http = createServer();
+    const io = new Server(http, { transports: ['websocket'], perMessageDeflate: { threshold: 0 } });
+    const disable = enableFastBroadcast(io, { dropVolatile: () => false, logger: winston.createLogger({ silent: true }) });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const connected = new Promise<import('socket.io').Socket>((resolve) => io.on('connection', resolve));
+    const client = ioV4(`http://127.0.0.1:${(http.address() as AddressInfo).port}`, { transports: ['websocket'], forceNew: true });
+    try {
+      const server = await connected;
+      server.join('deflating');
+      await new Promise((resolve) => client.once('connect', resolve)); // its CONNECT packet is written
+      const got: string[] = [];
+      client.on('m', (m: string) => (got.push(m.slice(0, 12)), progress.notify()));
+      const expected: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        // Each round starts with nothing queued anywhere (the last one was received). The direct
+        // emit goes straight to ws, which compresses it off the event loop; the broadcast right
+        // behind it finds Engine.IO's buffer empty and must still wait for it.
+        server.emit('m', `direct ${String(i).padStart(5)}${'x'.repeat(20_000)}`);
+        io.to('deflating').emit('m', `room   ${String(i).padStart(5)}`);
+        expected.push(`direct ${String(i).padStart(5)}`, `room   ${String(i).padStart(5)}`);
+        await progress.until(() => got.length >= expected.length, 5000, `round ${i}`);
+      }
+      expect(got).toEqual(expected);
+    } finally {
+      client.close();
+      disable();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+    }
   });
 });

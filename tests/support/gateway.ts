@@ -60,16 +60,33 @@ export async function stopGateways(): Promise<void> {
 export const urlOf = (gateway: Gateway | number, path = ''): string =>
   `http://127.0.0.1:${typeof gateway === 'number' ? gateway : gateway.port}${path}`;
 
+/** How many whole WebSocket frames (server frames: unmasked) `bytes` holds, one after another. */
+function framesIn(bytes: Buffer): number {
+  let frames = 0;
+  for (let at = 0; at + 2 <= bytes.length; frames++) {
+    const short = bytes[at + 1] & 0x7f;
+    const header = short === 126 ? 4 : short === 127 ? 10 : 2;
+    const length = short === 126 ? bytes.readUInt16BE(at + 2) : short === 127 ? Number(bytes.readBigUInt64BE(at + 2)) : short;
+    at += header + length;
+  }
+  return frames;
+}
+
 /**
  * Spies on the TCP writes of a server-side Socket.IO socket on the WebSocket transport: each entry
- * is one write system call, with how many buffers it carried.
+ * is one write system call, with how many WebSocket frames it carried (whether as one buffer or
+ * several: ws writes a frame's header and payload as two).
  */
 export function writeCalls(serverSocket: unknown): number[] {
   const tcp = (serverSocket as { conn: { transport: { socket: { _socket: any } } } }).conn.transport.socket._socket;
   const calls: number[] = [];
   const writev = tcp._writev.bind(tcp);
   const write = tcp._write.bind(tcp);
-  tcp._writev = (chunks: unknown[], cb: () => void) => (calls.push(chunks.length), writev(chunks, cb));
-  tcp._write = (chunk: unknown, enc: string, cb: () => void) => (calls.push(1), write(chunk, enc, cb));
+  // ws may hand a frame's payload over as a string (a server does not mask).
+  const bytes = (chunk: Buffer | string, encoding: string) => (typeof chunk === 'string' ? Buffer.from(chunk, encoding as BufferEncoding) : chunk);
+  tcp._writev = (chunks: Array<{ chunk: Buffer | string; encoding: string }>, cb: () => void) => (
+    calls.push(framesIn(Buffer.concat(chunks.map((c) => bytes(c.chunk, c.encoding))))), writev(chunks, cb)
+  );
+  tcp._write = (chunk: Buffer | string, encoding: string, cb: () => void) => (calls.push(framesIn(bytes(chunk, encoding))), write(chunk, encoding, cb));
   return calls;
 }
