@@ -218,7 +218,7 @@ describe('a server that negotiates permessage-deflate', () => {
     try {
       const server = await connected;
       server.join('deflating');
-      await new Promise((resolve) => client.once('connect', resolve)); // its CONNECT packet is written
+      await new Promise<void>((resolve) => client.once('connect', () => resolve())); // its CONNECT packet is written
       const got: string[] = [];
       client.on('m', (m: string) => (got.push(m.slice(0, 12)), progress.notify()));
       const expected: string[] = [];
