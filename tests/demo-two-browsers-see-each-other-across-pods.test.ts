@@ -117,6 +117,7 @@ describe('the demo page', () => {
     const guest = (await (await fetch(urlOf(dev, '/demo/token'))).json()) as { token: string };
     const claims = JSON.parse(Buffer.from(guest.token.split('.')[1], 'base64url').toString());
     expect(claims.sub).toMatch(/^guest-[0-9a-f]{12}$/);
+    expect(claims.exp - claims.iat).toBe(3600); // an hour
     const production = await startGateway({ NODE_ENV: 'production' });
     expect((await fetch(urlOf(production, '/demo/'))).status).toBe(404);
     const enabled = await startGateway({ NODE_ENV: 'production', DEMO_ENABLED: 'true' });

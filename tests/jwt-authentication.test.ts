@@ -1,4 +1,7 @@
+import { createHmac } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { issueDevToken } from '../server/auth/dev-token';
+import { createTokenVerifier } from '../server/auth/verify';
 import { connectV2, connectV4, refusedV4, request } from './support/clients';
 import { startGateway, urlOf } from './support/gateway';
 import { rsaKeys, TEST_SECRET, token } from './support/tokens';
@@ -35,7 +38,19 @@ describe('JWT authentication at the handshake', () => {
     await connectV4(urlOf(gw), jwt.sign({ sub: 'ps' }, rsaKeys.privateKey, { algorithm: 'PS256' }));
   });
 
+  it('accepts the development token printed at start-up, an admin for 24 hours', () => {
+    const principal = createTokenVerifier({ secret: TEST_SECRET, generated: true })(issueDevToken(TEST_SECRET));
+    expect(principal).toMatchObject({ userId: 'dev-user', roles: ['admin'] });
+    expect(Math.abs(principal.expiresAt! - Date.now() - 24 * 3600_000)).toBeLessThan(5000);
+  });
+
   describe('refuses with AUTHENTICATION_FAILED', () => {
+    /** An HS256 token signed with the test secret, whatever its claims (jsonwebtoken refuses to sign a bad `exp`). */
+    const hs256 = (payload: object) => {
+      const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const input = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(payload)}`;
+      return `${input}.${createHmac('sha256', TEST_SECRET).update(input).digest('base64url')}`;
+    };
     // Every row has all three fields: jest passes a `done` callback in place of a missing one.
     const cases: Array<[string, () => string | undefined, Record<string, string | undefined>]> = [
       ['no token', () => undefined, {}],
@@ -48,6 +63,8 @@ describe('JWT authentication at the handshake', () => {
       ['a wrong issuer', () => token({ sub: 'a' }, { issuer: 'evil' }), { JWT_ISSUER: 'https://issuer.example' }],
       ['a missing issuer', () => token({ sub: 'a' }), { JWT_ISSUER: 'https://issuer.example' }],
       ['a wrong audience', () => token({ sub: 'a' }, { audience: 'other' }), { JWT_AUDIENCE: 'gateway' }],
+      ['a missing audience', () => token({ sub: 'a' }), { JWT_AUDIENCE: 'gateway' }],
+      ['an exp that is not a number', () => hs256({ sub: 'a', exp: 'never' }), {}],
     ];
     it.each(cases)('%s', async (_name, make, env) => {
       const gw = await startGateway(env);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { Router } from 'express';
-import jwt from 'jsonwebtoken';
+import { createSigner } from 'fast-jwt';
 import type { Feature } from './context';
 
 /**
@@ -34,11 +34,13 @@ export const registerDemo: Feature = (ctx) => {
   const router = Router({ strict: true });
   router.get('/demo', (_req, res) => res.redirect(301, '/demo/'));
   const devSecret = ctx.config.jwt.generated ? ctx.config.jwt.secret : undefined;
+  // An hour (fast-jwt counts expiresIn in milliseconds).
+  const signGuest = devSecret ? createSigner({ key: devSecret, algorithm: 'HS256', expiresIn: 3600_000 }) : undefined;
   router.get('/demo/token', (_req, res) => {
-    if (!devSecret) return res.status(404).json({ code: 'PERMISSION_DENIED', error: 'Guest tokens exist only with the generated development secret: pass ?token=' });
+    if (!signGuest) return res.status(404).json({ code: 'PERMISSION_DENIED', error: 'Guest tokens exist only with the generated development secret: pass ?token=' });
     const name = `${GUEST_NAMES[randomBytes(1)[0] % GUEST_NAMES.length]} ${randomBytes(2).toString('hex')}`;
     const sub = `guest-${randomBytes(6).toString('hex')}`;
-    res.set('cache-control', 'no-store').json({ token: jwt.sign({ sub, name }, devSecret, { algorithm: 'HS256', expiresIn: 3600 }) });
+    res.set('cache-control', 'no-store').json({ token: signGuest({ sub, name }) });
   });
   router.use('/demo/vendor', express.static(join(dir, 'vendor'), { index: false, fallthrough: false }));
   router.use('/demo', express.static(dir, { index: 'index.html', fallthrough: false }));
