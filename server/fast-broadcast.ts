@@ -192,13 +192,21 @@ export function idleSocketOf(ws: WsLike | undefined): NetSocket | undefined {
   return ws?.readyState === WS_OPEN && sender?._state === SENDER_IDLE && sender._queue?.length === 0 ? ws._socket : undefined;
 }
 
+/**
+ * A ws WebSocket's TCP socket when it is open, for a connection that does not deflate: ws's sender
+ * then writes every frame the moment it is given one (it queues only while compressing, or reading
+ * a Blob, which nothing here sends), so nothing queued can be passed. Undefined otherwise.
+ */
+export function openSocketOf(ws: WsLike | undefined): NetSocket | undefined {
+  return ws?.readyState === WS_OPEN ? ws._socket : undefined;
+}
+
 /** The socket a Socket.IO client's frame may be written to now (Engine.IO's own WebSocket transport). */
 function engineSocket(conn: EngineConn, deflate: boolean): NetSocket | undefined {
   const transport = conn.transport;
   if (transport.name !== 'websocket') return undefined;
   if (deflate) return transport.perMessageDeflate ? undefined : idleSocketOf(transport.socket);
-  const ws = transport.socket;
-  return ws?.readyState === WS_OPEN ? ws._socket : undefined;
+  return openSocketOf(transport.socket);
 }
 
 /** Appends a frame to the connection's pending batch (opened, and its write scheduled, with the first). */

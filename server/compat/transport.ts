@@ -1,6 +1,6 @@
 import { Transport } from 'engine.io';
 import WebSocket from 'ws';
-import { FAST_WIRE, idleSocketOf, textFrame, type FastWire, type WsLike } from '../fast-broadcast';
+import { FAST_WIRE, idleSocketOf, openSocketOf, textFrame, type FastWire, type WsLike } from '../fast-broadcast';
 
 /** `ws` internal used to send one pre-framed buffer to many sockets (as Socket.IO's adapter does). */
 type RawSender = { sendFrame(list: readonly Buffer[], cb?: (err?: Error) => void): void };
@@ -46,6 +46,8 @@ const TEXT = { binary: false };
 export class NativeTransport extends Transport {
   private awaitingPong = false;
   private closeWith?: { code: number; reason: string };
+  /** The connection negotiated permessage-deflate (the native endpoints never offer it): ws's sender state must then be read before writing past it. */
+  private readonly deflates: boolean;
   private readonly onSentLast = (err?: Error) => {
     if (err) return; // the connection is going; engine.io hears of it from the close event
     this.writable = true;
@@ -60,6 +62,7 @@ export class NativeTransport extends Transport {
   ) {
     super({ _query: { ...query, EIO: '4', transport: 'websocket' } });
     this.writable = true;
+    this.deflates = ws.extensions !== '';
     ws.on('pong', () => {
       this.awaitingPong = false;
       this.onPacket({ type: 'pong' });
@@ -114,7 +117,7 @@ export class NativeTransport extends Transport {
    * and ws's sender idle, so nothing queued is passed. `null`: the dialect has no frame for it.
    */
   [FAST_WIRE](...[encoded, options]: Parameters<FastWire>): ReturnType<FastWire> {
-    const socket = idleSocketOf(this.ws as unknown as WsLike);
+    const socket = this.deflates ? idleSocketOf(this.ws as unknown as WsLike) : openSocketOf(this.ws as unknown as WsLike);
     if (!socket) return undefined;
     const frame = this.sink.outgoing(encoded, options);
     if (frame === undefined) return null;
