@@ -4,6 +4,7 @@
  * For telling a real regression from run-to-run noise, e.g. before and after a change:
  *   git archive <commit> | tar -x -C /tmp/a && ln -s "$PWD/node_modules" /tmp/a/node_modules && (cd /tmp/a && npx tsc -p .)
  *   npm run build && node dist/bench/ab-gateways.js --a=/tmp/a --b=. [--reps=5] [--sizes=1000,5000] [--connect=5000] [--socketio] [--single]
+ * --socketio adds bare socket.io to the fan-out and the connect storms; --sizes=0 skips the fan-out.
  * Each directory needs a built dist/server/index.js; both run with BENCH_LIMITS.
  */
 import { randomBytes } from 'node:crypto';
@@ -56,16 +57,17 @@ async function main(): Promise<void> {
     // --single: also one message in flight at a time (nothing to coalesce) at the first size.
     const single = process.argv.includes('--single');
     for (const n of sizes) await roomsBench(ctx, entries, n, { fanoutScenario: 'fanout', singleScenario: single && n === sizes[0] ? 'fanout_single' : undefined });
+    // The connect storms, the builds alternating (and bare socket.io with --socketio).
     for (let r = 0; connect > 0 && r < reps; r++) {
-      for (const x of r % 2 ? [...builds].reverse() : builds) {
-        const t = await startBuild(x.label, x.dir, secret);
+      for (const x of r % 2 ? [...entries].reverse() : entries) {
+        const t = await x.start();
         try {
-          await pool.connect(`${x.label}-warm`, 'gateway', t.urls, 'bench', 200, plan.connectConcurrency, 20_000);
+          await pool.connect(`${x.label}-warm`, t.kind, t.urls, 'bench', 200, plan.connectConcurrency, 20_000);
           await pool.close(`${x.label}-warm`);
           await sleep(300);
           await quiesce(t.sample, 5000);
           const s0 = await t.sample();
-          const storm = await pool.connect(x.label, 'gateway', t.urls, 'bench', connect, plan.connectConcurrency, 20_000);
+          const storm = await pool.connect(x.label, t.kind, t.urls, 'bench', connect, plan.connectConcurrency, 20_000);
           const s1 = await t.sample();
           if (storm.failed) throw new Error(`${storm.failed} connections failed: ${storm.errors.join('; ')}`);
           const m = { connects_per_s: round(connect / ((storm.endUs - storm.startUs) / 1e6), 0), cpu_us_per_connect: round((s1.cpuUs - s0.cpuUs) / connect, 1) };
