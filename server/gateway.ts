@@ -1,4 +1,4 @@
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { Router } from 'express';
 import helmet from 'helmet';
@@ -112,10 +112,12 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     // A stopping pod takes no new Engine.IO connection (403; the client retries, elsewhere).
     allowRequest: (req, cb) => (shuttingDown ? cb('Server shutting down', false) : cb(null, originAllowed(req.headers.origin))),
   });
-  const addSecurityHeaders = (headers: Record<string, string>) => Object.assign(headers, ENGINE_SECURITY_HEADERS);
   skipMiddlewaresOnUpgrade(io.engine);
-  io.engine.on('initial_headers', addSecurityHeaders);
-  io.engine.on('headers', addSecurityHeaders);
+  // engine.io emits `headers` for every response it writes, the first of a handshake included. A
+  // WebSocket upgrade's 101 has no content for these to protect: it goes without them.
+  io.engine.on('headers', (headers: Record<string, string>, req: IncomingMessage) => {
+    if (req.headers.upgrade === undefined) Object.assign(headers, ENGINE_SECURITY_HEADERS);
+  });
 
   let redis: RedisConnections | undefined;
   const redisTarget = config.redisCluster ? { clusterNodes: config.redisCluster.nodes } : config.redisUrl;

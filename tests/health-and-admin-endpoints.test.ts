@@ -33,7 +33,13 @@ describe('HTTP endpoints of one pod', () => {
     expect(polling.status).toBe(200);
     expect(polling.headers.get('x-content-type-options')).toBe('nosniff');
     expect(polling.headers.get('referrer-policy')).toBe('no-referrer');
-    await polling.arrayBuffer();
+    // Every later poll of the connection too, not only its handshake.
+    const sid = (JSON.parse((await polling.text()).slice(1)) as { sid: string }).sid;
+    const poll = await fetch(urlOf(gw, `/socket.io/?EIO=4&transport=polling&sid=${sid}`), { method: 'POST', body: '1' });
+    expect(poll.status).toBe(200);
+    expect(poll.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(poll.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    await poll.arrayBuffer();
   });
 
   it('guards stats and rooms with an admin token', async () => {

@@ -2,14 +2,15 @@ import { round, sleep } from '../lib/stats';
 import { startTarget, type Target } from '../servers/targets';
 import { ensureTime, quiesce, settledRss, type Ctx } from './context';
 import { guarded, serversOf } from './fanout';
-import { ROOM } from './room';
+import { ROOM, rotate } from './room';
 
 /**
  * Scenarios 3 and 4 on a fresh server each time (started with the V8 inspector, used only to run
  * a full GC before each memory sample and read the JS heap in use): a warm-up of 200 connections
  * (closed again), memory before, a connect storm
  * to N (handshake done: for the gateway, JWT verified and namespace CONNECT received), memory once
- * idle again. Repetitions are the outer loop so that the servers alternate under the same load.
+ * idle again. Repetitions are the outer loop so that the servers alternate under the same load,
+ * each repetition in another order.
  */
 async function memory(target: Target): Promise<{ rss: number; heap: number }> {
   await quiesce(target.sample, 5000);
@@ -24,7 +25,9 @@ export async function memoryScenario(ctx: Ctx): Promise<void> {
   const { plan, pool, results } = ctx;
   for (const n of plan.memorySizes) {
     for (let r = 0; r < plan.reps; r++) {
-      for (const kind of serversOf(ctx)) {
+      // Another server goes first each repetition: the one after a storm meets client processes
+      // still collecting the garbage of the storm before.
+      for (const kind of rotate(serversOf(ctx), r)) {
         await guarded(ctx, `memory/connect ${kind} N=${n}`, async () => {
           ensureTime(ctx, 15_000, `memory ${kind} N=${n}`);
           const target = await startTarget(kind, { ...ctx.start, inspect: true });

@@ -101,7 +101,8 @@ export async function roomsBench(ctx: Ctx, entries: Entry[], n: number, opts: Ro
   }
 }
 
-const rotate = <T>(xs: T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % xs.length]);
+/** The list started at its `by`-th element: each repetition another goes first. */
+export const rotate = <T>(xs: T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % xs.length]);
 
 export async function setUp(ctx: Ctx, l: Live, n: number, opts: RoomOptions): Promise<void> {
   const { pool, plan } = ctx;
