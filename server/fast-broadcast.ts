@@ -54,6 +54,9 @@ export interface WsLike {
 export const FAST_WIRE = Symbol.for('realtime-gateway.fastBroadcast.wire');
 export type FastWire = (encoded: string, options: object) => { readonly socket: NetSocket; readonly wire: Buffer } | null | undefined;
 
+/** The engine.io server of a connection, carrying the fast path's options of its Socket.IO server. */
+type EngineOf = { server: { [ENABLED]?: FastOptions } };
+
 /** A connection's frames not yet written (one, or several in order), on the connection itself, and the socket they go to. */
 const FRAMES = Symbol('realtime-gateway.fastBroadcast.frames');
 const FRAMES_SOCKET = Symbol('realtime-gateway.fastBroadcast.framesSocket');
@@ -93,6 +96,8 @@ interface PacketOptions {
 interface FastOptions {
   /** True (and counted) when a volatile packet to this connection must be dropped: its unsent bytes are over the soft bound. */
   readonly dropVolatile: (conn: object) => boolean;
+  /** Told when a write left bytes in the connection's socket (the kernel took less): the slow-consumer watcher then checks it. */
+  readonly backedUp: (conn: object) => void;
   /**
    * The server may negotiate permessage-deflate. When it never does, ws's sender writes every frame
    * the moment it is given one (it queues only while deflating, or reading a Blob, which engine.io
@@ -177,6 +182,7 @@ function writeBatch(conn: EngineConn): void {
         socket.uncork();
       }
     }
+    if (socket.writableLength > 0) (conn as unknown as EngineOf).server[ENABLED]?.backedUp(conn);
   }
   // What Engine.IO was asked to send while the batch waited goes out behind it (its flush does
   // nothing when its buffer is empty).
@@ -424,9 +430,10 @@ export function fastBroadcastProblems(): string[] {
 
 /**
  * Turns the fast path on for one server (when the start-up check passes); returns what turns it
- * off again. `dropVolatile` is the slow-consumer check volatile packets obey (server/slow-consumers.ts).
+ * off again. `dropVolatile` is the slow-consumer check volatile packets obey, `backedUp` tells the
+ * slow-consumer watcher of a socket left with bytes to write (server/slow-consumers.ts).
  */
-export function enableFastBroadcast(io: Server, options: Pick<FastOptions, 'dropVolatile'> & { logger: Logger }): () => void {
+export function enableFastBroadcast(io: Server, options: Pick<FastOptions, 'dropVolatile' | 'backedUp'> & { logger: Logger }): () => void {
   const problems = fastBroadcastProblems();
   if (problems.length) {
     options.logger.warn("FAST_BROADCAST: the installed socket.io-adapter, engine.io or ws are not as expected; keeping socket.io's own broadcast path", { problems });
@@ -434,10 +441,13 @@ export function enableFastBroadcast(io: Server, options: Pick<FastOptions, 'drop
   }
   patchAdapter();
   const server = io as unknown as { [ENABLED]?: FastOptions };
+  const engine = io.engine as unknown as EngineOf['server'] & { opts: { perMessageDeflate?: unknown } };
   // engine.io hands this option to its ws server, which negotiates permessage-deflate only when it is set.
-  const deflate = Boolean((io.engine as unknown as { opts: { perMessageDeflate?: unknown } }).opts.perMessageDeflate);
-  server[ENABLED] = { dropVolatile: options.dropVolatile, deflate };
+  const deflate = Boolean(engine.opts.perMessageDeflate);
+  // On the Socket.IO server for broadcasts, on its engine for writes (a connection knows its engine).
+  server[ENABLED] = engine[ENABLED] = { dropVolatile: options.dropVolatile, backedUp: options.backedUp, deflate };
   return () => {
     delete server[ENABLED];
+    delete engine[ENABLED];
   };
 }

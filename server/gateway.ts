@@ -29,7 +29,7 @@ import { metricsRouter, startMetricsServer } from './http/metrics';
 import { createLogger, type Logger } from './logger';
 import { GatewayMetrics } from './metrics';
 import { RoomBroadcaster } from './rooms';
-import { dropVolatile, watchSlowConsumers } from './slow-consumers';
+import { dropVolatile, watchBackedUp, watchSlowConsumers } from './slow-consumers';
 import { enableFastBroadcast } from './fast-broadcast';
 import { skipMiddlewaresOnUpgrade } from './engine-upgrades';
 import type { GatewayServer, GatewaySocket, PodStats } from './types';
@@ -249,7 +249,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     await failStart(err);
   }
   disposers.push(watchSlowConsumers({ io, config, logger, metrics }));
-  if (config.fastBroadcast) disposers.push(enableFastBroadcast(io as unknown as Server, { dropVolatile, logger }));
+  if (config.fastBroadcast) disposers.push(enableFastBroadcast(io as unknown as Server, { dropVolatile, backedUp: watchBackedUp, logger }));
 
   app.use(
     healthRouter({

@@ -6,8 +6,13 @@ import { closeConnection } from './disconnect';
 import type { Logger } from './logger';
 import type { GatewayServer, GatewaySocket } from './types';
 
-/** How often the hard bound and the timeout are checked (a flood can add this long's traffic past the bound). */
+/**
+ * How often the connections that may be over the bounds are checked (a flood can add this long's
+ * traffic past the hard bound): those seen queueing since (Watch.suspects).
+ */
 const SWEEP_MS = 250;
+/** Every this many sweeps, every connection is checked, whether or not it was seen queueing (2 s). */
+const FULL_SWEEP_EVERY = 8;
 
 /** When the connection was first seen over softBytes in a row (0: it is not). */
 const OVER_SINCE = Symbol('slowConsumers.overSince');
@@ -28,6 +33,13 @@ const HOOKED = Symbol.for('realtime-gateway.slowConsumers.hooked');
 interface Watch {
   readonly softBytes: number;
   dropped: number;
+  /**
+   * Connections seen queueing since they were last checked and found under softBytes: a write that
+   * found Engine.IO's buffer not empty, or a fast-path write the kernel did not take whole
+   * (watchBackedUp). Only a connection that queues can go over the bounds, so an idle one costs the
+   * sweep nothing but the full pass every FULL_SWEEP_EVERY sweeps.
+   */
+  readonly suspects: Set<WatchedConn>;
 }
 
 /** The parts of an engine.io connection (a Socket.IO client's or the native bridge's) read here. */
@@ -104,7 +116,8 @@ function over(conn: WatchedConn, limit: number): boolean {
  * nothing is set on them per connection), which costs a property read per packet and, for volatile
  * ones only, finds the connection's server's watch and counts bytes; broadcasts to thousands stay
  * as cheap as socket.io's. Connections of an engine that is not watched write as before. The
- * bounds are checked by one unref'd sweep over `io.engine.clients` every 250 ms.
+ * bounds are checked by one unref'd sweep every 250 ms over the connections seen queueing, and
+ * every 2 s over all of `io.engine.clients`: idle connections cost a pod almost nothing.
  * A slow connection is closed by discarding its engine.io buffer: engine.io's ordinary close
  * waits for that buffer to drain, which a client that does not read never lets happen.
  *
@@ -116,7 +129,9 @@ export function watchSlowConsumers(deps: { io: GatewayServer; config: Config; lo
   const log = deps.logger.child({ module: 'slow-consumers' });
   const engine = deps.io.engine as unknown as { clients: Record<string, WatchedConn>; [WATCH]?: Watch };
   hookWrite();
-  const watch: Watch = { softBytes, dropped: 0 };
+  const watch: Watch = { softBytes, dropped: 0, suspects: new Set() };
+  const { suspects } = watch;
+  let sweeps = 0;
   engine[WATCH] = watch;
 
   const cutOff = (conn: WatchedConn, bytes: number, why: 'bytes' | 'timeout') => {
@@ -136,24 +151,28 @@ export function watchSlowConsumers(deps: { io: GatewayServer; config: Config; lo
       metrics.volatileDropped(watch.dropped);
       watch.dropped = 0;
     }
-    const now = Date.now();
-    const clients = engine.clients;
-    for (const id in clients) {
-      const conn = clients[id];
-      if (conn.readyState === 'closed') continue;
-      // OVER_SINCE is set only on a connection that was over (no property on the others).
-      if (conn.writeBuffer.length === 0 && transportBytes(conn.transport) <= softBytes) {
-        if (conn[OVER_SINCE]) conn[OVER_SINCE] = 0;
-        continue;
+    if (++sweeps % FULL_SWEEP_EVERY === 0) {
+      // Whatever queued by a way the hooks do not see is found here.
+      const clients = engine.clients;
+      for (const id in clients) {
+        const conn = clients[id];
+        if (conn.readyState !== 'closed' && (conn.writeBuffer.length > 0 || transportBytes(conn.transport) > 0)) suspects.add(conn);
       }
-      const bytes = unsentBytes(conn);
+    }
+    const now = Date.now();
+    for (const conn of suspects) {
+      const bytes = conn.readyState === 'closed' ? 0 : unsentBytes(conn);
       if (bytes <= softBytes) {
+        // OVER_SINCE is set only on a connection that was over (no property on the others).
         if (conn[OVER_SINCE]) conn[OVER_SINCE] = 0;
+        suspects.delete(conn); // back when it queues again
       } else if (bytes > hardBytes) {
+        suspects.delete(conn);
         cutOff(conn, bytes, 'bytes');
       } else if (!conn[OVER_SINCE]) {
         conn[OVER_SINCE] = now;
       } else if (now - conn[OVER_SINCE] > timeoutMs) {
+        suspects.delete(conn);
         cutOff(conn, bytes, 'timeout');
       }
     }
@@ -164,6 +183,7 @@ export function watchSlowConsumers(deps: { io: GatewayServer; config: Config; lo
 
   return () => {
     clearInterval(timer);
+    suspects.clear();
     if (engine[WATCH] === watch) delete engine[WATCH];
     if (watch.dropped > 0) metrics.volatileDropped(watch.dropped);
     watch.dropped = 0;
@@ -183,9 +203,20 @@ export function dropVolatile(conn: object): boolean {
 }
 
 /**
+ * For writes that bypass engine.io (server/fast-broadcast.ts): the connection's socket kept part of
+ * a write (the kernel took less), so the sweep checks it from now on.
+ */
+export function watchBackedUp(conn: object): void {
+  const c = conn as WatchedConn;
+  c.server?.[WATCH]?.suspects.add(c);
+}
+
+/**
  * Wraps engine.io's Socket.prototype.write, once per process: a volatile packet to a connection
  * whose server is watched and which is over its softBytes is dropped (with the binary attachments
- * that follow it); everything else goes to engine.io's write.
+ * that follow it); everything else goes to engine.io's write. A write that finds engine.io's
+ * buffer not empty (the transport is still busy with what was sent before) makes the connection
+ * one the sweep checks.
  */
 function hookWrite(): void {
   const proto = EngineSocket.prototype as unknown as { write: WriteFn & { [HOOKED]?: true } };
@@ -204,6 +235,7 @@ function hookWrite(): void {
         }
       }
     }
+    if (this.writeBuffer.length > 0) this.server?.[WATCH]?.suspects.add(this);
     return protoWrite.call(this, data, options, callback);
   } as WriteFn & { [HOOKED]?: true };
   write[HOOKED] = true;

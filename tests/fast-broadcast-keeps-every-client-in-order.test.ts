@@ -211,7 +211,7 @@ describe('a server that negotiates permessage-deflate', () => {
     // The gateway never deflates; a server that does keeps ws's sender checks on the fast path.
     const http = createServer();
     const io = new Server(http, { transports: ['websocket'], perMessageDeflate: { threshold: 0 } });
-    const disable = enableFastBroadcast(io, { dropVolatile: () => false, logger: winston.createLogger({ silent: true }) });
+    const disable = enableFastBroadcast(io, { dropVolatile: () => false, backedUp: () => undefined, logger: winston.createLogger({ silent: true }) });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     const connected = new Promise<import('socket.io').Socket>((resolve) => io.on('connection', resolve));
     const client = ioV4(`http://127.0.0.1:${(http.address() as AddressInfo).port}`, { transports: ['websocket'], forceNew: true });
