@@ -193,7 +193,7 @@ function writeBatch(conn: EngineConn): void {
  * A ws WebSocket's TCP socket when bytes may be written to it straight away: open, and ws's sender
  * idle (not deflating, nothing queued), so that nothing sent before is passed. Undefined otherwise.
  */
-export function idleSocketOf(ws: WsLike | undefined): NetSocket | undefined {
+function idleSocketOf(ws: WsLike | undefined): NetSocket | undefined {
   const sender = ws?._sender;
   return ws?.readyState === WS_OPEN && sender?._state === SENDER_IDLE && sender._queue?.length === 0 ? ws._socket : undefined;
 }
@@ -203,16 +203,21 @@ export function idleSocketOf(ws: WsLike | undefined): NetSocket | undefined {
  * then writes every frame the moment it is given one (it queues only while compressing, or reading
  * a Blob, which nothing here sends), so nothing queued can be passed. Undefined otherwise.
  */
-export function openSocketOf(ws: WsLike | undefined): NetSocket | undefined {
+function openSocketOf(ws: WsLike | undefined): NetSocket | undefined {
   return ws?.readyState === WS_OPEN ? ws._socket : undefined;
+}
+
+/** The socket a frame for this WebSocket may be written to now: idle when it may deflate, open when it does not. */
+export function writableSocketOf(ws: WsLike | undefined, deflate: boolean): NetSocket | undefined {
+  return deflate ? idleSocketOf(ws) : openSocketOf(ws);
 }
 
 /** The socket a Socket.IO client's frame may be written to now (Engine.IO's own WebSocket transport). */
 function engineSocket(conn: EngineConn, deflate: boolean): NetSocket | undefined {
   const transport = conn.transport;
   if (transport.name !== 'websocket') return undefined;
-  if (deflate) return transport.perMessageDeflate ? undefined : idleSocketOf(transport.socket);
-  return openSocketOf(transport.socket);
+  if (deflate && transport.perMessageDeflate) return undefined;
+  return writableSocketOf(transport.socket, deflate);
 }
 
 /** Appends a frame to the connection's pending batch (opened, and its write scheduled, with the first). */

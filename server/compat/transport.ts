@@ -1,6 +1,6 @@
 import { Transport } from 'engine.io';
 import WebSocket from 'ws';
-import { FAST_WIRE, idleSocketOf, openSocketOf, textFrame, type FastWire, type WsLike } from '../fast-broadcast';
+import { FAST_WIRE, textFrame, writableSocketOf, type FastWire, type WsLike } from '../fast-broadcast';
 
 /** `ws` internal used to send one pre-framed buffer to many sockets (as Socket.IO's adapter does). */
 type RawSender = { sendFrame(list: readonly Buffer[], cb?: (err?: Error) => void): void };
@@ -117,7 +117,7 @@ export class NativeTransport extends Transport {
    * and ws's sender idle, so nothing queued is passed. `null`: the dialect has no frame for it.
    */
   [FAST_WIRE](...[encoded, options]: Parameters<FastWire>): ReturnType<FastWire> {
-    const socket = this.deflates ? idleSocketOf(this.ws as unknown as WsLike) : openSocketOf(this.ws as unknown as WsLike);
+    const socket = writableSocketOf(this.ws as unknown as WsLike, this.deflates);
     if (!socket) return undefined;
     const frame = this.sink.outgoing(encoded, options);
     if (frame === undefined) return null;
