@@ -54,9 +54,6 @@ export interface WsLike {
 export const FAST_WIRE = Symbol.for('realtime-gateway.fastBroadcast.wire');
 export type FastWire = (encoded: string, options: object) => { readonly socket: NetSocket; readonly wire: Buffer } | null | undefined;
 
-/** The engine.io server of a connection, carrying the fast path's options of its Socket.IO server. */
-type EngineOf = { server: { [ENABLED]?: FastOptions } };
-
 /** A connection's frames not yet written (one, or several in order), on the connection itself, and the socket they go to. */
 const FRAMES = Symbol('realtime-gateway.fastBroadcast.frames');
 const FRAMES_SOCKET = Symbol('realtime-gateway.fastBroadcast.framesSocket');
@@ -67,6 +64,8 @@ interface EngineConn {
   writeBuffer: unknown[];
   transport: { name: string; perMessageDeflate?: unknown; socket?: WsLike; [FAST_WIRE]?: FastWire };
   flush(): void;
+  /** Its engine.io server, carrying the fast path's options of its Socket.IO server (enableFastBroadcast). */
+  server: { [ENABLED]?: FastOptions };
   [FRAMES]?: Buffer | Buffer[];
   [FRAMES_SOCKET]?: NetSocket;
 }
@@ -182,7 +181,7 @@ function writeBatch(conn: EngineConn): void {
         socket.uncork();
       }
     }
-    if (socket.writableLength > 0) (conn as unknown as EngineOf).server[ENABLED]?.backedUp(conn);
+    if (socket.writableLength > 0) conn.server[ENABLED]?.backedUp(conn);
   }
   // What Engine.IO was asked to send while the batch waited goes out behind it (its flush does
   // nothing when its buffer is empty).
@@ -446,7 +445,7 @@ export function enableFastBroadcast(io: Server, options: Pick<FastOptions, 'drop
   }
   patchAdapter();
   const server = io as unknown as { [ENABLED]?: FastOptions };
-  const engine = io.engine as unknown as EngineOf['server'] & { opts: { perMessageDeflate?: unknown } };
+  const engine = io.engine as unknown as EngineConn['server'] & { opts: { perMessageDeflate?: unknown } };
   // engine.io hands this option to its ws server, which negotiates permessage-deflate only when it is set.
   const deflate = Boolean(engine.opts.perMessageDeflate);
   // On the Socket.IO server for broadcasts, on its engine for writes (a connection knows its engine).
