@@ -14,9 +14,9 @@ import { planFrom } from './lib/plan';
 import { procfsSampler } from './lib/proc-stats';
 import { freePort, killAllNow, spawnChild, stopAll, stopChild, waitUntil } from './lib/procs';
 import { Results } from './lib/results';
-import { round, sleep } from './lib/stats';
 import { renderText, tables } from './report/table';
-import { quiesce, type Ctx } from './scenarios/context';
+import type { Ctx } from './scenarios/context';
+import { measuredStorm } from './scenarios/connect';
 import { roomsBench, type Entry } from './scenarios/room';
 import { BENCH_LIMITS, startSocketio, type Target } from './servers/targets';
 
@@ -57,20 +57,13 @@ async function main(): Promise<void> {
     // --single: also one message in flight at a time (nothing to coalesce) at the first size.
     const single = process.argv.includes('--single');
     for (const n of sizes) await roomsBench(ctx, entries, n, { fanoutScenario: 'fanout', singleScenario: single && n === sizes[0] ? 'fanout_single' : undefined });
-    // The connect storms, the builds alternating (and bare socket.io with --socketio).
+    // The connect storms (warm code), the builds alternating (and bare socket.io with --socketio).
     for (let r = 0; connect > 0 && r < reps; r++) {
       for (const x of r % 2 ? [...entries].reverse() : entries) {
         const t = await x.start();
         try {
-          await pool.connect(`${x.label}-warm`, t.kind, t.urls, 'bench', 200, plan.connectConcurrency, 20_000);
-          await pool.close(`${x.label}-warm`);
-          await sleep(300);
-          await quiesce(t.sample, 5000);
-          const s0 = await t.sample();
-          const storm = await pool.connect(x.label, t.kind, t.urls, 'bench', connect, plan.connectConcurrency, 20_000);
-          const s1 = await t.sample();
-          if (storm.failed) throw new Error(`${storm.failed} connections failed: ${storm.errors.join('; ')}`);
-          const m = { connects_per_s: round(connect / ((storm.endUs - storm.startUs) / 1e6), 0), cpu_us_per_connect: round((s1.cpuUs - s0.cpuUs) / connect, 1) };
+          // As the bench's connect scenario: a warm-up storm of the same size first (warm code).
+          const m = await measuredStorm(pool, t, x.label, connect, connect, plan.connectConcurrency);
           results.add('connect', x.label, connect, m);
           ctx.log(`    connect ${x.label} N=${connect}: ${m.connects_per_s} connects/s, ${m.cpu_us_per_connect} µs CPU/connect`);
         } finally {

@@ -15,6 +15,7 @@ import { cellsScenario } from './scenarios/cells';
 import { floodScenario } from './scenarios/flood';
 import { aiScenario } from './scenarios/ai';
 import { memoryScenario } from './scenarios/memory';
+import { connectScenario } from './scenarios/connect';
 import { uploadScenario } from './scenarios/upload';
 import { shardedScenario } from './scenarios/sharded';
 import { guarded } from './scenarios/fanout';
@@ -22,7 +23,7 @@ import { streamsScenario } from './scenarios/streams';
 import { REPO_ROOT } from './servers/targets';
 
 /**
- * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,cluster,native,cells,flood,ai,upload,sharded,streams]
+ * `npm run bench [-- --quick] [--reps=N] [--only=fanout,steady,memory,connect,cluster,native,cells,flood,ai,upload,sharded,streams]
  *   [--servers=ws,socketio,gateway,relay] [--sizes=1000,5000] [--flood-seconds=20] [--ai-streams=200]
  *   [--ai-intervals=50,0] [--upload-mb=500] [--sharded-rate=1000] [--sharded-pods=1,2,3]
  *   [--stream-rate=1000] [--stream-room-rate=100] [--stream-clients=1000] [--profile] [--write-docs]`
@@ -78,8 +79,12 @@ async function main(): Promise<number> {
       await steadyScenario(ctx);
     }
     if (wants(plan, 'memory')) {
-      log(`\n[3,4] idle memory and connect storm (${elapsed()})`);
+      log(`\n[3] idle memory, and the connect storm on cold code (${elapsed()})`);
       await memoryScenario(ctx);
+    }
+    if (wants(plan, 'connect')) {
+      log(`\n[4] connect storm on warm code (${elapsed()})`);
+      await connectScenario(ctx);
     }
     if (wants(plan, 'cluster')) {
       log(`\n[5] cluster (${elapsed()})`);

@@ -113,9 +113,17 @@ ${list(d.failures)}
 - **Memory:** a fresh server started with \`--inspect=127.0.0.1:0\` (used only to force a full GC
   before each sample and to read the JS heap in use); 200 warm-up connections, closed again; memory
   once settled; a connect storm to N idle connections (gateway: authenticated, in no room); memory
-  once settled again; (after - before) / N, for RSS and for the JS heap.
-- **Connect storm:** N connections, 50 handshakes in flight per client process; the rate counts
-  completed handshakes (Socket.IO namespace CONNECT received, for the gateway after JWT verification).
+  once settled again; (after - before) / N, for RSS and for the JS heap. That storm's rate is the
+  "connect storm on cold code" table: the forced GC before it is memory-reducing, and the servers
+  compile their handlers again during it (bare socket.io's CPU per connect is about three times its
+  warm figure there).
+- **Connect storm (on warm code):** a fresh server without the inspector; a warm-up storm of the
+  same N connections, closed again; the server idle; then the measured storm of N. Both storms:
+  50 handshakes in flight per client process; the rate counts completed handshakes (Socket.IO
+  namespace CONNECT received, for the gateway after JWT verification). Beside bare socket.io, which
+  authenticates nobody, "socketio + jwt" is the same server with one middleware verifying the
+  handshake's token (HS256, fast-jwt, as the gateway does): their difference is what the token
+  check alone costs.
 - **Cluster:** ${d.plan.clusterSize} clients, two gateway pods on a redis-server the harness starts
   (\`--save '' --appendonly no\`), half the clients on each pod, the publisher on the first; compared
   with one pod as it ships (no REDIS_URL). Pods' CPU is summed; redis-server's is shown separately.
@@ -235,7 +243,7 @@ npm run bench                   # everything, a few minutes; results in bench/re
 npm run bench -- --quick        # reduced set, under a minute
 npm run bench -- --write-docs   # also rewrites this file and docs/bench/fanout.svg
 npm run bench -- --only=fanout,memory --servers=socketio,gateway --sizes=1000 --reps=1   # subsets
-npm run bench -- --only=memory --servers=gateway --sizes=5000 --profile   # gateway CPU profiles in bench/results/profiles/
+npm run bench -- --only=connect --servers=gateway --sizes=5000 --profile   # gateway CPU profiles in bench/results/profiles/
 npm run bench -- --only=ai      # AI streaming: gateway vs a plain SSE relay, about 70 s (--ai-streams=N, --ai-intervals=50,0, --servers=relay,gateway)
 npm run bench -- --only=upload  # uploads: the tus endpoint vs a bare node:http pipe vs fs.createWriteStream, about 30 s (--upload-mb=N)
 npm run bench -- --only=streams # filtered stream subscriptions vs one room broadcast, about 90 s (--stream-rate=N, --stream-room-rate=N, --stream-clients=N)
@@ -244,7 +252,7 @@ node dist/bench/ab-gateways.js --a=<dir> --b=<dir>   # two gateway builds (each 
 \`\`\`
 
 \`redis-server\` must be on the PATH for the cluster scenario (and \`redis-cli\`, Redis 7, for sharded). Scenarios: fanout, steady, memory
-(with the connect storm), cluster, native, cells, flood (\`--only=flood\`, about 4 minutes), ai (\`--only=ai\`, about 70 s), upload (\`--only=upload\`, about 30 s), sharded (\`--only=sharded\`, about 2 minutes), streams (\`--only=streams\`, about 90 s; 5 minutes with \`--stream-room-rate=1000\`). The exit code is 1 when a figure could not be
+(with the connect storm on cold code), connect (warm), cluster, native, cells, flood (\`--only=flood\`, about 4 minutes), ai (\`--only=ai\`, about 70 s), upload (\`--only=upload\`, about 30 s), sharded (\`--only=sharded\`, about 2 minutes), streams (\`--only=streams\`, about 90 s; 5 minutes with \`--stream-room-rate=1000\`). The exit code is 1 when a figure could not be
 measured (listed under failures). The output ends with one JSON line
 per figure and a JSON summary line; \`bench/results/latest.json\` holds everything and
 \`bench/results/fanout.svg\` the chart.

@@ -6,6 +6,7 @@ import { FLOOD_GATEWAY, FLOOD_SOCKETIO } from '../scenarios/flood';
 import { AI_RELAY, aiGatewayLabel } from '../scenarios/ai';
 import { UPLOAD_FS, UPLOAD_GATEWAY, UPLOAD_PIPE } from '../scenarios/upload';
 import { shardedLabel } from '../scenarios/sharded';
+import { SOCKETIO_JWT } from '../servers/targets';
 import { STREAM_ROOMS, STREAM_SUBS } from '../scenarios/streams';
 
 /**
@@ -43,6 +44,8 @@ export function summarize(results: Results, plan: Plan): Summary {
   const memRatios = plan.memorySizes.map((n) => ratio(med('memory', 'gateway', n, 'rss_per_conn_kb'), med('memory', 'socketio', n, 'rss_per_conn_kb')));
   const connRatios = plan.memorySizes.map((n) => ratio(med('connect', 'gateway', n, 'connects_per_s'), med('connect', 'socketio', n, 'connects_per_s')));
   const connCpu = plan.memorySizes.map((n) => ratio(med('connect', 'socketio', n, 'cpu_us_per_connect'), med('connect', 'gateway', n, 'cpu_us_per_connect')));
+  const jwtRatios = plan.memorySizes.map((n) => ratio(med('connect', 'gateway', n, 'connects_per_s'), med('connect', SOCKETIO_JWT, n, 'connects_per_s')));
+  const coldRatios = plan.memorySizes.map((n) => ratio(med('connect_cold', 'gateway', n, 'connects_per_s'), med('connect_cold', 'socketio', n, 'connects_per_s')));
   const cn = plan.clusterSize;
   const sn = plan.steadySize;
   const fn = plan.floodUsers;
@@ -63,6 +66,10 @@ export function summarize(results: Results, plan: Plan): Summary {
     mem_per_conn_vs_socketio: worst(memRatios, (a, b) => Math.max(a, b)),
     connect_rate_vs_socketio: worst(connRatios, (a, b) => Math.min(a, b)),
     connect_cpu_vs_socketio: worst(connCpu, (a, b) => Math.min(a, b)),
+    // Against socket.io with one JWT middleware (bare socket.io authenticates nobody; no target).
+    connect_rate_vs_socketio_jwt: worst(jwtRatios, (a, b) => Math.min(a, b)),
+    // The memory scenario's storm, the first after a forced full GC (cold code; no target).
+    connect_cold_rate_vs_socketio: worst(coldRatios, (a, b) => Math.min(a, b)),
     cluster_vs_single: ratio(med('cluster', CLUSTER, cn, 'deliveries_per_s'), med('cluster', SINGLE, cn, 'deliveries_per_s')),
     cluster_cpu_vs_single: ratio(med('cluster', SINGLE, cn, 'cpu_us_per_delivery'), med('cluster', CLUSTER, cn, 'cpu_us_per_delivery')),
     cluster_p99_vs_single: ratio(med('cluster_steady', CLUSTER, cn, 'p99_ms'), med('cluster_steady', SINGLE, cn, 'p99_ms')),

@@ -40,9 +40,9 @@ export interface StartOptions {
 
 const INSPECT = ['--inspect=127.0.0.1:0'];
 
-async function startBaseline(kind: 'socketio' | 'ws', label: string, opts: StartOptions): Promise<Target> {
+async function startBaseline(kind: 'socketio' | 'ws', label: string, opts: StartOptions, env: NodeJS.ProcessEnv = {}): Promise<Target> {
   const script = join(__dirname, kind === 'ws' ? 'ws-baseline.js' : 'socketio-baseline.js');
-  const { child, port } = await forkServer(label, script, { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0' }, opts.inspect ? INSPECT : []);
+  const { child, port } = await forkServer(label, script, { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0', ...env }, opts.inspect ? INSPECT : []);
   return {
     label,
     kind,
@@ -57,6 +57,9 @@ async function startBaseline(kind: 'socketio' | 'ws', label: string, opts: Start
 
 export const startSocketio = (opts: StartOptions) => startBaseline('socketio', 'socketio', opts);
 export const startWs = (opts: StartOptions) => startBaseline('ws', 'ws', opts);
+export const SOCKETIO_JWT = 'socketio + jwt';
+/** Bare socket.io with one JWT-verifying middleware (the connect scenario's second baseline). */
+export const startSocketioJwt = (opts: StartOptions) => startBaseline('socketio', SOCKETIO_JWT, opts, { BASELINE_JWT_SECRET: opts.secret });
 
 /**
  * The message pipeline's limits (server/config.ts, README: Rate limits and protection), for the
