@@ -63,7 +63,7 @@ async function main(): Promise<void> {
         const t = await x.start();
         try {
           // As the bench's connect scenario: a warm-up storm of the same size first (warm code).
-          const m = await measuredStorm(pool, t, x.label, connect, connect, plan.connectConcurrency);
+          const m = await measuredStorm(pool, t, x.label, connect, plan.connectConcurrency);
           results.add('connect', x.label, connect, m);
           ctx.log(`    connect ${x.label} N=${connect}: ${m.connects_per_s} connects/s, ${m.cpu_us_per_connect} µs CPU/connect`);
         } finally {

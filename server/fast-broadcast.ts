@@ -26,7 +26,7 @@ import type { Logger } from './logger';
  * real back-pressure (the slow-consumer bound, MAX_BUFFERED_BYTES), not because a write is in flight.
  *
  * It relies on private fields of engine.io 6.6 (`writeBuffer`, `upgrading`, `transport.socket`)
- * and ws 8 (`_socket`; `_sender._state`, `_sender._queue` when the server may deflate), pinned in package.json and checked at
+ * and ws 8 (`_socket`; `_sender._state`, `_sender._queue` for a native connection that deflates), pinned in package.json and checked at
  * start-up (`fastBroadcastProblems`): when they are not as expected the gateway warns and keeps
  * socket.io's path. The patch is on the base Adapter's prototype, once per process; each server
  * opts in (`enableFastBroadcast`), so servers that did not keep the original path.
@@ -97,12 +97,6 @@ interface FastOptions {
   readonly dropVolatile: (conn: object) => boolean;
   /** Told when a write left bytes in the connection's socket (the kernel took less): the slow-consumer watcher then checks it. */
   readonly backedUp: (conn: object) => void;
-  /**
-   * The server may negotiate permessage-deflate. When it never does, ws's sender writes every frame
-   * the moment it is given one (it queues only while deflating, or reading a Blob, which engine.io
-   * never sends), so its state need not be read for each recipient.
-   */
-  readonly deflate: boolean;
 }
 
 /** The frame of the packet as one Buffer, when the adapter built one (a single text packet). */
@@ -211,12 +205,17 @@ export function writableSocketOf(ws: WsLike | undefined, deflate: boolean): NetS
   return deflate ? idleSocketOf(ws) : openSocketOf(ws);
 }
 
-/** The socket a Socket.IO client's frame may be written to now (Engine.IO's own WebSocket transport). */
-function engineSocket(conn: EngineConn, deflate: boolean): NetSocket | undefined {
+/**
+ * The socket a Socket.IO client's frame may be written to now (Engine.IO's own WebSocket transport).
+ * Engine.IO gives each WebSocket transport its server's perMessageDeflate option, which it reads
+ * itself before sending a pre-encoded frame: a server that may deflate keeps its Socket.IO clients
+ * on its own path. Without it, ws's sender writes every frame the moment it is given one (it
+ * queues only while compressing, or reading a Blob, which Engine.IO never sends): an open socket
+ * is enough.
+ */
+function engineSocket(conn: EngineConn): NetSocket | undefined {
   const transport = conn.transport;
-  if (transport.name !== 'websocket') return undefined;
-  if (deflate && transport.perMessageDeflate) return undefined;
-  return writableSocketOf(transport.socket, deflate);
+  return transport.name === 'websocket' && !transport.perMessageDeflate ? openSocketOf(transport.socket) : undefined;
 }
 
 /** Appends a frame to the connection's pending batch (opened, and its write scheduled, with the first). */
@@ -257,7 +256,7 @@ function deliver(socket: RecipientSocket, packets: unknown[], opts: PacketOption
         }
       }
     } else if (frame !== undefined) {
-      const raw = engineSocket(conn, fast.deflate);
+      const raw = engineSocket(conn);
       if (raw) {
         if (opts.volatile && fast.dropVolatile(conn)) return;
         append(conn, raw, typeof frame === 'function' ? frame() : frame);
@@ -445,11 +444,9 @@ export function enableFastBroadcast(io: Server, options: Pick<FastOptions, 'drop
   }
   patchAdapter();
   const server = io as unknown as { [ENABLED]?: FastOptions };
-  const engine = io.engine as unknown as EngineConn['server'] & { opts: { perMessageDeflate?: unknown } };
-  // engine.io hands this option to its ws server, which negotiates permessage-deflate only when it is set.
-  const deflate = Boolean(engine.opts.perMessageDeflate);
+  const engine = io.engine as unknown as EngineConn['server'];
   // On the Socket.IO server for broadcasts, on its engine for writes (a connection knows its engine).
-  server[ENABLED] = engine[ENABLED] = { dropVolatile: options.dropVolatile, backedUp: options.backedUp, deflate };
+  server[ENABLED] = engine[ENABLED] = { dropVolatile: options.dropVolatile, backedUp: options.backedUp };
   return () => {
     delete server[ENABLED];
     delete engine[ENABLED];

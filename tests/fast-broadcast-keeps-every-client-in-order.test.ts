@@ -208,7 +208,7 @@ describe('a broadcast to more sockets than one turn of the event loop writes', (
 
 describe('a server that negotiates permessage-deflate', () => {
   it('never writes a broadcast ahead of a message ws is still compressing', async () => {
-    // The gateway never deflates; a server that does keeps ws's sender checks on the fast path.
+    // The gateway never deflates; a server that does keeps its Socket.IO clients on socket.io's path.
     const http = createServer();
     const io = new Server(http, { transports: ['websocket'], perMessageDeflate: { threshold: 0 } });
     const disable = enableFastBroadcast(io, { dropVolatile: () => false, backedUp: () => undefined, logger: winston.createLogger({ silent: true }) });

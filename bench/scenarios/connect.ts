@@ -19,11 +19,11 @@ import { ROOM, rotate, type Entry } from './room';
  */
 export type StormFigures = Record<'connects_per_s' | 'cpu_us_per_connect', number>;
 
-/** One measured storm of `n` on a running target, after a warm-up storm of `warmUp` (closed again). */
-export async function measuredStorm(pool: ClientPool, target: Target, group: string, n: number, warmUp: number, concurrency: number): Promise<StormFigures> {
-  const warm = await pool.connect(`${group}-warm`, target.kind, target.urls, ROOM, warmUp, concurrency, 20_000);
+/** One measured storm of `n` on a running target, after a warm-up storm of `n` (closed again). */
+export async function measuredStorm(pool: ClientPool, target: Target, group: string, n: number, concurrency: number): Promise<StormFigures> {
+  const warm = await pool.connect(`${group}-warm`, target.kind, target.urls, ROOM, n, concurrency, 20_000);
   await pool.close(`${group}-warm`);
-  if (warm.failed) throw new Error(`warm-up: ${warm.failed} of ${warmUp} connections failed: ${warm.errors.join('; ')}`);
+  if (warm.failed) throw new Error(`warm-up: ${warm.failed} of ${n} connections failed: ${warm.errors.join('; ')}`);
   await sleep(300);
   await quiesce(target.sample, 5000);
   const s0 = await target.sample();
@@ -53,7 +53,7 @@ export async function connectScenario(ctx: Ctx): Promise<void> {
           ensureTime(ctx, 15_000, `connect ${label} N=${n}`);
           const target = await start();
           try {
-            const m = await measuredStorm(pool, target, label, n, n, plan.connectConcurrency);
+            const m = await measuredStorm(pool, target, label, n, plan.connectConcurrency);
             results.add('connect', label, n, m);
             ctx.log(`    connect ${label} N=${n}: ${m.connects_per_s} connects/s, ${m.cpu_us_per_connect} µs CPU/connect`);
           } finally {

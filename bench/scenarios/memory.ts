@@ -5,13 +5,13 @@ import { guarded, serversOf } from './fanout';
 import { ROOM, rotate } from './room';
 
 /**
- * Scenario 3 on a fresh server each time (started with the V8 inspector, used only to run
- * a full GC before each memory sample and read the JS heap in use): a warm-up of 200 connections
- * (closed again), memory before, a connect storm
- * to N (handshake done: for the gateway, JWT verified and namespace CONNECT received), memory once
- * idle again. The storm's rate is recorded as `connect_cold`: the full GC before it leaves the
- * server's code cold (scenarios/connect.ts measures the warm storm). Repetitions are the outer loop so that the servers alternate under the same load,
- * each repetition in another order.
+ * Scenario 3 on a fresh server each time (started with the V8 inspector, used only to run a full
+ * GC before each memory sample and read the JS heap in use): a warm-up of 200 connections (closed
+ * again), memory before, a connect storm to N (handshake done: for the gateway, JWT verified and
+ * namespace CONNECT received), memory once idle again. The storm's rate is recorded as
+ * `connect_cold`: the full GC before it leaves the server's code cold (scenarios/connect.ts
+ * measures the warm storm). Repetitions are the outer loop so that the servers alternate under
+ * the same load, each repetition in another order.
  */
 async function memory(target: Target): Promise<{ rss: number; heap: number }> {
   await quiesce(target.sample, 5000);
