@@ -31,7 +31,7 @@ import { GatewayMetrics } from './metrics';
 import { RoomBroadcaster } from './rooms';
 import { dropVolatile, watchBackedUp, watchSlowConsumers } from './slow-consumers';
 import { enableFastBroadcast } from './fast-broadcast';
-import { skipMiddlewaresOnUpgrade } from './engine-upgrades';
+import { coalesceEngineUpgradeWrites, skipMiddlewaresOnUpgrade } from './engine-upgrades';
 import type { GatewayServer, GatewaySocket, PodStats } from './types';
 
 export interface Gateway {
@@ -113,6 +113,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     allowRequest: (req, cb) => (shuttingDown ? cb('Server shutting down', false) : cb(null, originAllowed(req.headers.origin))),
   });
   skipMiddlewaresOnUpgrade(io.engine);
+  coalesceEngineUpgradeWrites(io.engine, httpServer);
   // engine.io emits `headers` for every response it writes, the first of a handshake included. A
   // WebSocket upgrade's 101 has no content for these to protect: it goes without them.
   io.engine.on('headers', (headers: Record<string, string>, req: IncomingMessage) => {
