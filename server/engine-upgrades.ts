@@ -23,8 +23,8 @@ export function skipMiddlewaresOnUpgrade(engine: EngineServer): void {
 }
 
 /** A `ws` server's upgrade entry point (`WebSocketServer#handleUpgrade`). */
-interface UpgradeHandler<R = unknown, C = unknown> {
-  handleUpgrade(req: R, socket: Duplex, head: Buffer, cb: C): void;
+interface UpgradeHandler {
+  handleUpgrade(req: unknown, socket: Duplex, head: Buffer, cb: unknown): void;
 }
 
 /**
@@ -37,7 +37,7 @@ interface UpgradeHandler<R = unknown, C = unknown> {
  * `socket.end`, which flushes corked data. Native dialects send their first frame only after the
  * namespace's auth middleware, a later turn, so their endpoints are left as they are.
  */
-function coalesceUpgradeWrites<R, C>(server: UpgradeHandler<R, C>): void {
+function coalesceUpgradeWrites(server: UpgradeHandler): void {
   const handle = server.handleUpgrade;
   server.handleUpgrade = function (req, socket, head, cb) {
     socket.cork();

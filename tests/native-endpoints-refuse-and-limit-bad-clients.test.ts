@@ -1,8 +1,8 @@
-import { createConnection } from 'node:net';
 import { connectV4, waitFor, request } from './support/clients';
 import { startGateway, urlOf } from './support/gateway';
 import { cleanUpAfterEach } from './support/lifecycle';
 import { closeNatives, connectWorkspace, Endpoints, openNative, refusedNative, wsUrl } from './support/native';
+import { rawUpgrade } from './support/raw-upgrade';
 import { token } from './support/tokens';
 
 cleanUpAfterEach();
@@ -47,14 +47,9 @@ describe('refusals close before any data', () => {
 
   it('answers an unknown path with 404 and leaves /socket.io to engine.io', async () => {
     const gw = await startGateway();
-    const response = await new Promise<string>((resolve) => {
-      const socket = createConnection(gw.port, '127.0.0.1', () =>
-        socket.write('GET /api/v2/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'),
-      );
-      let text = '';
-      socket.on('data', (chunk) => (text += chunk.toString()));
-      socket.on('close', () => resolve(text));
-    });
+    const { chunks, closed } = await rawUpgrade(gw.port, '/api/v2/ws');
+    await closed;
+    const response = Buffer.concat(chunks).toString();
     expect(response.startsWith('HTTP/1.1 404')).toBe(true);
     expect((await connectV4(urlOf(gw), token({ sub: 's' }))).connected).toBe(true);
   });

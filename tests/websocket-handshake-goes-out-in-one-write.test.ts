@@ -1,66 +1,30 @@
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Gateway } from '../server/gateway';
 import { closeClients, connectV4, request } from './support/clients';
-import { startGateway, stopGateways } from './support/gateway';
+import { onTcpWrites, startGateway, stopGateways } from './support/gateway';
+import { rawUpgrade } from './support/raw-upgrade';
 import { token } from './support/tokens';
 
 afterEach(closeClients);
 afterAll(stopGateways);
 
 let gw: Gateway;
-/** Every write the server made on each TCP connection (by the client's port), one entry a write call. */
+/** What each write call of the server carried, per TCP connection (by the client's port). */
 const writes = new Map<number, string[]>();
 beforeAll(async () => {
   gw = await startGateway();
-  gw.httpServer.prependListener('connection', (tcp: Socket) => spyOnWrites(tcp, writes));
+  gw.httpServer.prependListener('connection', (tcp: Socket) => {
+    const calls: string[] = [];
+    writes.set(tcp.remotePort!, calls);
+    onTcpWrites(tcp, (bytes) => calls.push(bytes.toString('latin1')));
+  });
 });
-
-/** Records what each `_write` / `_writev` of `tcp` carries: each is one write system call. */
-function spyOnWrites(tcp: Socket, into: Map<number, string[]>): void {
-  const calls: string[] = [];
-  into.set(tcp.remotePort!, calls);
-  const target = tcp as unknown as Record<'_write' | '_writev', (...args: any[]) => void>;
-  const text = (chunk: Buffer | string) => (typeof chunk === 'string' ? chunk : chunk.toString('latin1'));
-  const write = target._write.bind(tcp);
-  const writev = target._writev.bind(tcp);
-  target._write = (chunk: Buffer | string, encoding: BufferEncoding, cb: () => void) => (calls.push(text(chunk)), write(chunk, encoding, cb));
-  target._writev = (chunks: Array<{ chunk: Buffer | string }>, cb: () => void) => (calls.push(chunks.map((c) => text(c.chunk)).join('')), writev(chunks, cb));
-}
-
-const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
-
-/** A raw TCP client that sends one upgrade request and collects each `data` chunk it receives. */
-async function upgrade(path: string, headers: Record<string, string> = {}): Promise<{ socket: Socket; chunks: Buffer[]; ended: Promise<unknown> }> {
-  const socket = connect(gw.port, '127.0.0.1');
-  await once(socket, 'connect');
-  const chunks: Buffer[] = [];
-  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const ended = once(socket, 'close');
-  const lines = [
-    `GET ${path} HTTP/1.1`,
-    `Host: 127.0.0.1:${gw.port}`,
-    'Upgrade: websocket',
-    'Connection: Upgrade',
-    `Sec-WebSocket-Key: ${KEY}`,
-    'Sec-WebSocket-Version: 13',
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-  ];
-  socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-  return { socket, chunks, ended };
-}
-
-/** Resolves once `test` holds for the chunks received so far. */
-async function until(socket: Socket, chunks: Buffer[], test: (all: Buffer) => boolean): Promise<Buffer> {
-  while (!test(Buffer.concat(chunks))) await once(socket, 'data');
-  return Buffer.concat(chunks);
-}
 
 describe('a WebSocket handshake', () => {
   it('sends the 101 and the Engine.IO open packet with one write', async () => {
-    const { socket, chunks } = await upgrade('/socket.io/?EIO=4&transport=websocket');
+    const { socket, until } = await rawUpgrade(gw.port, '/socket.io/?EIO=4&transport=websocket');
     try {
-      const all = await until(socket, chunks, (b) => b.includes('0{"sid"'));
+      const all = await until((b) => b.includes('0{"sid"'));
       expect(all.toString('latin1')).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
       // The server's first write on the connection carries both, and it is all it wrote.
       const calls = writes.get(socket.localPort!)!;
@@ -76,17 +40,17 @@ describe('a WebSocket handshake', () => {
   });
 
   it('still answers an upgrade that ws refuses, and closes it', async () => {
-    const { socket, chunks, ended } = await upgrade('/socket.io/?EIO=4&transport=websocket', { 'Sec-WebSocket-Version': '7' });
-    const all = await until(socket, chunks, (b) => b.includes('\r\n\r\n'));
+    const { until, closed } = await rawUpgrade(gw.port, '/socket.io/?EIO=4&transport=websocket', { 'Sec-WebSocket-Version': '7' });
+    const all = await until((b) => b.includes('\r\n\r\n'));
     expect(all.toString('latin1')).toMatch(/^HTTP\/1\.1 400 /);
-    await ended;
+    await closed;
   });
 
   it('still answers an upgrade that Engine.IO refuses, and closes it', async () => {
-    const { socket, chunks, ended } = await upgrade('/socket.io/?EIO=4&transport=websocket&sid=no-such-session');
-    const all = await until(socket, chunks, (b) => b.includes('\r\n\r\n'));
+    const { until, closed } = await rawUpgrade(gw.port, '/socket.io/?EIO=4&transport=websocket&sid=no-such-session');
+    const all = await until((b) => b.includes('\r\n\r\n'));
     expect(all.toString('latin1')).toMatch(/^HTTP\/1\.1 400 /);
-    await ended;
+    await closed;
   });
 
   it('leaves Socket.IO clients working as before, on WebSocket and after upgrading from polling', async () => {

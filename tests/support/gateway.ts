@@ -73,20 +73,28 @@ function framesIn(bytes: Buffer): number {
 }
 
 /**
+ * Calls `record` with the bytes of each write system call a server-side TCP socket makes: each
+ * `_write` or `_writev`, whether it carries one buffer or several (ws writes a frame's header and
+ * payload as two; a string chunk, such as ws's 101 response, is taken in its own encoding).
+ */
+export function onTcpWrites(tcp: unknown, record: (bytes: Buffer) => void): void {
+  const target = tcp as Record<'_write' | '_writev', (...args: any[]) => void>;
+  const write = target._write.bind(tcp);
+  const writev = target._writev.bind(tcp);
+  const bytes = (chunk: Buffer | string, encoding: string) => (typeof chunk === 'string' ? Buffer.from(chunk, encoding as BufferEncoding) : chunk);
+  target._writev = (chunks: Array<{ chunk: Buffer | string; encoding: string }>, cb: () => void) => (
+    record(Buffer.concat(chunks.map((c) => bytes(c.chunk, c.encoding)))), writev(chunks, cb)
+  );
+  target._write = (chunk: Buffer | string, encoding: string, cb: () => void) => (record(bytes(chunk, encoding)), write(chunk, encoding, cb));
+}
+
+/**
  * Spies on the TCP writes of a server-side Socket.IO socket on the WebSocket transport: each entry
- * is one write system call, with how many WebSocket frames it carried (whether as one buffer or
- * several: ws writes a frame's header and payload as two).
+ * is one write system call, with how many WebSocket frames it carried.
  */
 export function writeCalls(serverSocket: unknown): number[] {
-  const tcp = (serverSocket as { conn: { transport: { socket: { _socket: any } } } }).conn.transport.socket._socket;
+  const tcp = (serverSocket as { conn: { transport: { socket: { _socket: unknown } } } }).conn.transport.socket._socket;
   const calls: number[] = [];
-  const writev = tcp._writev.bind(tcp);
-  const write = tcp._write.bind(tcp);
-  // ws may hand a frame's payload over as a string (a server does not mask).
-  const bytes = (chunk: Buffer | string, encoding: string) => (typeof chunk === 'string' ? Buffer.from(chunk, encoding as BufferEncoding) : chunk);
-  tcp._writev = (chunks: Array<{ chunk: Buffer | string; encoding: string }>, cb: () => void) => (
-    calls.push(framesIn(Buffer.concat(chunks.map((c) => bytes(c.chunk, c.encoding))))), writev(chunks, cb)
-  );
-  tcp._write = (chunk: Buffer | string, encoding: string, cb: () => void) => (calls.push(framesIn(bytes(chunk, encoding))), write(chunk, encoding, cb));
+  onTcpWrites(tcp, (bytes) => calls.push(framesIn(bytes)));
   return calls;
 }
