@@ -5,6 +5,8 @@
  *   git archive <commit> | tar -x -C /tmp/a && ln -s "$PWD/node_modules" /tmp/a/node_modules && (cd /tmp/a && npx tsc -p .)
  *   npm run build && node dist/bench/ab-gateways.js --a=/tmp/a --b=. [--reps=5] [--sizes=1000,5000] [--connect=5000] [--socketio] [--single]
  * --socketio adds bare socket.io to the fan-out and the connect storms; --sizes=0 skips the fan-out.
+ * --a-node / --b-node give one build Node options of its own (space-separated, e.g.
+ * --b-node=--max-semi-space-size=16), so that two runtime settings of one build can be compared.
  * Each directory needs a built dist/server/index.js; both run with BENCH_LIMITS.
  */
 import { randomBytes } from 'node:crypto';
@@ -20,12 +22,17 @@ import { measuredStorm } from './scenarios/connect';
 import { roomsBench, type Entry } from './scenarios/room';
 import { BENCH_LIMITS, startSocketio, type Target } from './servers/targets';
 
-const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+/** The value of `--name=value` (everything after the first `=`: Node options have their own). */
+const arg = (name: string): string | undefined => {
+  const found = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return found?.slice(name.length + 3);
+};
+const nodeOptions = (name: string): string[] => (arg(name) ?? '').split(' ').filter(Boolean);
 
-async function startBuild(label: string, dir: string, secret: string): Promise<Target> {
+async function startBuild(label: string, dir: string, secret: string, execArgv: string[]): Promise<Target> {
   const port = await freePort();
   const env = { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, ...BENCH_LIMITS };
-  const child = await spawnChild(label, process.execPath, [join(dir, 'dist', 'server', 'index.js')], env);
+  const child = await spawnChild(label, process.execPath, [...execArgv, join(dir, 'dist', 'server', 'index.js')], env);
   const url = `http://127.0.0.1:${port}`;
   await waitUntil(`${label} /readyz`, async () => {
     if (child.proc.exitCode !== null) throw new Error(`${label} exited: ${child.tail()}`);
@@ -37,22 +44,22 @@ async function startBuild(label: string, dir: string, secret: string): Promise<T
 async function main(): Promise<void> {
   const a = arg('a');
   const b = arg('b');
-  if (!a || !b) throw new Error('usage: node dist/bench/ab-gateways.js --a=<dir> --b=<dir> [--reps=5] [--sizes=1000,5000] [--connect=5000] [--socketio] [--single]');
+  if (!a || !b) throw new Error('usage: node dist/bench/ab-gateways.js --a=<dir> --b=<dir> [--reps=5] [--sizes=1000,5000] [--connect=5000] [--socketio] [--single] [--a-node=<node options>] [--b-node=<node options>]');
   const reps = Number(arg('reps') ?? 5);
   const plan = planFrom([`--reps=${reps}`]);
   const sizes = (arg('sizes') ?? '1000,5000').split(',').map(Number).filter((n) => n >= 2 && n <= 10_000);
   const connect = Number(arg('connect') ?? 5000);
   const builds = [
-    { label: `A ${basename(resolve(a))}`, dir: resolve(a) },
-    { label: `B ${basename(resolve(b))}`, dir: resolve(b) },
-  ];
+    { label: `A ${basename(resolve(a))}`, dir: resolve(a), execArgv: nodeOptions('a-node') },
+    { label: `B ${basename(resolve(b))}`, dir: resolve(b), execArgv: nodeOptions('b-node') },
+  ].map((x) => (x.execArgv.length ? { ...x, label: `${x.label} ${x.execArgv.join(' ')}` } : x));
   const secret = randomBytes(24).toString('hex');
   const pool = ClientPool.start(plan.clients, secret);
   const results = new Results();
   let phase = 0;
   const ctx: Ctx = { plan, pool, results, start: { secret }, deadline: Date.now() + 30 * 60_000, log: (l) => process.stdout.write(`${l}\n`), nextPhase: () => ++phase };
   try {
-    const entries: Entry[] = builds.map((x) => ({ label: x.label, start: () => startBuild(x.label, x.dir, secret) }));
+    const entries: Entry[] = builds.map((x) => ({ label: x.label, start: () => startBuild(x.label, x.dir, secret, x.execArgv) }));
     if (process.argv.includes('--socketio')) entries.unshift({ label: 'socketio', start: () => startSocketio({ secret }) });
     // --single: also one message in flight at a time (nothing to coalesce) at the first size.
     const single = process.argv.includes('--single');

@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric
 import type { ErrorCode } from '../shared/errors';
 import { AllNamespaces } from '../shared/namespaces';
 import { CLIENT_ROOM_PREFIX } from '../shared/rooms';
+import { SAMPLE_PERIOD_MS } from './event-loop-delay';
 import type { CallOutcome, Observer } from './pipeline';
 import type { GatewayServer } from './types';
 
@@ -21,15 +22,16 @@ interface ConnectionCount {
 /**
  * The process metrics (CPU, memory, handles, GC, event-loop lag), created once per process on
  * first use. They describe the process, not a gateway, and prom-client gives no way to stop what
- * `collectDefaultMetrics` starts (an event-loop delay monitor sampling every 10 ms, a GC
- * performance observer): calling it per gateway would leak both for every gateway a test process
- * starts. Each gateway's registry registers these same metric objects instead. The monitor's
- * timer is unref'd, so it never keeps the process alive.
+ * `collectDefaultMetrics` starts (an event-loop delay monitor, a GC performance observer):
+ * calling it per gateway would leak both for every gateway a test process starts. Each gateway's
+ * registry registers these same metric objects instead. The monitor's timer is unref'd, so it
+ * never keeps the process alive; it samples every SAMPLE_PERIOD_MS (20 ms) like the gateway's own
+ * sampler rather than prom-client's default 10 ms, as each of its samples wakes an idle pod.
  */
 function sharedProcessMetrics(): Metric[] {
   if (!processMetrics) {
     const registry = new Registry();
-    collectDefaultMetrics({ register: registry, prefix: '' });
+    collectDefaultMetrics({ register: registry, prefix: '', eventLoopMonitoringPrecision: SAMPLE_PERIOD_MS });
     processMetrics = registry.getMetricsAsArray().flatMap(({ name }) => registry.getSingleMetric(name) ?? []);
   }
   return processMetrics;

@@ -1,29 +1,28 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import { AllNamespaces } from '../../shared/namespaces';
 import type { PodDetailedStats } from '../../shared/rest';
 import { connectionInfoOf } from '../connection-info';
+import { openDelayWindow, type DelayWindow } from '../event-loop-delay';
 import type { GatewayServer } from '../types';
 
 const WINDOW_MS = 60_000;
-const NS_PER_MS = 1e6;
 
 /**
  * This pod's event-loop delay over the last full minute (over the time since start-up within the
- * first). A monitor of its own rather than prom-client's: reading that one resets it, so the
- * admin API would steal samples from the Prometheus scrape.
+ * first). A window of the process's shared sampler (server/event-loop-delay.ts), not prom-client's
+ * monitor: reading that one resets it, so the admin API would steal samples from the Prometheus
+ * scrape.
  */
 export class EventLoopWindow {
-  private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  private readonly window: DelayWindow = openDelayWindow();
   private readonly timer: NodeJS.Timeout;
   private windowStart = Date.now();
   private last?: PodDetailedStats['event_loop_delay_ms'];
 
   constructor() {
-    this.histogram.enable();
     this.timer = setInterval(() => {
       this.last = this.read();
-      this.histogram.reset();
+      this.window.reset();
       this.windowStart = Date.now();
     }, WINDOW_MS);
     this.timer.unref();
@@ -35,20 +34,12 @@ export class EventLoopWindow {
 
   stop(): void {
     clearInterval(this.timer);
-    this.histogram.disable();
+    this.window.close();
   }
 
   private read(): PodDetailedStats['event_loop_delay_ms'] {
-    const h = this.histogram;
-    // No sample yet (a pod a few milliseconds old): zeros, not NaN.
-    const ms = (ns: number) => (h.count > 0 && Number.isFinite(ns) ? Math.round((ns / NS_PER_MS) * 1000) / 1000 : 0);
-    return {
-      mean: ms(h.mean),
-      p50: ms(h.percentile(50)),
-      p99: ms(h.percentile(99)),
-      max: ms(h.max),
-      window_seconds: Math.round((Date.now() - this.windowStart) / 100) / 10,
-    };
+    const { mean, p50, p99, max } = this.window.figures();
+    return { mean, p50, p99, max, window_seconds: Math.round((Date.now() - this.windowStart) / 100) / 10 };
   }
 }
 

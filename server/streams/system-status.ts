@@ -1,5 +1,5 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { StreamItem } from '../../shared/messages/streams';
+import { openDelayWindow } from '../event-loop-delay';
 import type { Logger } from '../logger';
 
 export interface SystemStatusOptions {
@@ -29,8 +29,7 @@ export function startSystemStatus(options: SystemStatusOptions): () => void {
   if (options.intervalMs <= 0) return () => undefined;
   const log = options.logger.child({ module: 'streams' });
   const startedAt = Date.now();
-  const delay = monitorEventLoopDelay({ resolution: 20 });
-  delay.enable();
+  const delay = openDelayWindow();
   const tick = () => {
     const redis = options.redis();
     const item: StreamItem = {
@@ -40,7 +39,7 @@ export function startSystemStatus(options: SystemStatusOptions): () => void {
       subscriptions: options.subscriptions(),
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
       redis,
-      event_loop_delay_ms: Math.round((delay.percentile(99) / 1e6) * 10) / 10,
+      event_loop_delay_ms: Math.round(delay.figures().p99 * 10) / 10,
       timestamp: new Date().toISOString(),
     };
     delay.reset();
@@ -50,6 +49,6 @@ export function startSystemStatus(options: SystemStatusOptions): () => void {
   timer.unref();
   return () => {
     clearInterval(timer);
-    delay.disable();
+    delay.close();
   };
 }

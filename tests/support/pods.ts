@@ -31,6 +31,11 @@ export class PodProcess {
     return pod;
   }
 
+  /** The pod's process id (its main thread's too). */
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
