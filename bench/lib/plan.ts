@@ -16,6 +16,13 @@ export interface Plan {
   steadySeconds: number;
   memorySizes: number[];
   connectConcurrency: number;
+  /**
+   * Repetitions of the warm connect storm (scenario 4), more than `reps`: one storm's CPU per
+   * connect spreads by a quarter or more from run to run on this machine (mostly whether a major
+   * GC's concurrent marking falls inside it), so its medians need more samples than the fan-out's.
+   * `--reps` sets both.
+   */
+  connectReps: number;
   clusterSize: number;
   clusterPods: number;
   /** Scenario 6: cell updates per repetition (0: skipped) from one member of a room of `cellRoomSize`, at `cellRate` per second. */
@@ -102,6 +109,7 @@ export function planFrom(argv: string[]): Plan {
         steadySeconds: 2,
         memorySizes: [1000],
         connectConcurrency: 50,
+        connectReps: 1,
         clusterSize: 300,
         clusterPods: 2,
         cellUpdates: 0,
@@ -150,6 +158,7 @@ export function planFrom(argv: string[]): Plan {
         steadySeconds: 6,
         memorySizes: [1000, 5000],
         connectConcurrency: 50,
+        connectReps: 5,
         clusterSize: 1000,
         clusterPods: 2,
         cellUpdates: 1000,
@@ -185,7 +194,7 @@ export function planFrom(argv: string[]): Plan {
         writeDocs: false,
       };
   const reps = Number(value('reps'));
-  if (reps >= 1 && reps <= 10) base.reps = Math.floor(reps);
+  if (reps >= 1 && reps <= 10) base.reps = base.connectReps = Math.floor(reps);
   const only = value('only');
   if (only) base.only = new Set(only.split(','));
   const servers = value('servers');

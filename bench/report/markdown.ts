@@ -49,7 +49,7 @@ This file is written by \`npm run bench -- --write-docs\`; do not edit the figur
 - **Code:** ${d.env.git}
 - **Versions:** ${Object.entries(d.env.versions).map(([k, v]) => `${k} ${v}`).join(', ')}
 - **Gateway socket.io/engine.io options in effect:** \`${JSON.stringify(d.env.gatewayTuning)}\`
-- **Load:** ${d.plan.clients} client processes, ${d.plan.payloadBytes}-byte message content, ${d.plan.reps} repetition(s) per figure, median (min..max)
+- **Load:** ${d.plan.clients} client processes, ${d.plan.payloadBytes}-byte message content, ${d.plan.reps} repetition(s) per figure (the warm connect storm: ${d.plan.connectReps}), median (min..max)
 
 ![fan-out chart](docs/bench/fanout.svg)
 

@@ -37,7 +37,8 @@ export async function measuredStorm(pool: ClientPool, target: Target, group: str
 }
 
 /**
- * Scenario 4: the warm connect storm at every memory size, servers alternating each repetition.
+ * Scenario 4: the warm connect storm at every memory size, servers alternating each repetition
+ * (`connectReps` repetitions: five in a full run).
  * Beside bare socket.io (no auth), socket.io with one JWT middleware: bare socket.io verifies no
  * token, so the difference between the two is what authentication alone costs per connect.
  */
@@ -47,7 +48,7 @@ export async function connectScenario(ctx: Ctx): Promise<void> {
   const entries: Entry[] = kinds.map((kind) => ({ label: kind, start: () => startTarget(kind, ctx.start) }));
   if (kinds.includes('socketio')) entries.splice(kinds.indexOf('socketio') + 1, 0, { label: SOCKETIO_JWT, start: () => startSocketioJwt(ctx.start) });
   for (const n of plan.memorySizes) {
-    for (let r = 0; r < plan.reps; r++) {
+    for (let r = 0; r < plan.connectReps; r++) {
       for (const { label, start } of rotate(entries, r)) {
         await guarded(ctx, `connect ${label} N=${n}`, async () => {
           ensureTime(ctx, 15_000, `connect ${label} N=${n}`);

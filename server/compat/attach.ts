@@ -34,6 +34,13 @@ interface EngineRegistry {
   emit(event: 'connection', socket: EngineSocket): boolean;
 }
 
+/** Whether an upgrade is Engine.IO's (answered by its own listener), read without parsing the query. */
+function isEngineUpgrade(url: string): boolean {
+  if (!url.startsWith(SOCKET_IO_PATH)) return false;
+  const next = url.charAt(SOCKET_IO_PATH.length);
+  return next === '' || next === '/' || next === '?';
+}
+
 function splitUrl(url: string): { pathname: string; query: URLSearchParams } {
   const q = url.indexOf('?');
   return q === -1 ? { pathname: url, query: new URLSearchParams() } : { pathname: url.slice(0, q), query: new URLSearchParams(url.slice(q + 1)) };
@@ -99,8 +106,10 @@ export function attachNativeEndpoints(options: NativeEndpointsOptions): () => vo
   };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const { pathname, query } = splitUrl(req.url ?? '/');
-    if (pathname === SOCKET_IO_PATH || pathname.startsWith(`${SOCKET_IO_PATH}/`)) return;
+    const url = req.url ?? '/';
+    // Every Socket.IO connect passes here: its query is Engine.IO's business, left unparsed.
+    if (isEngineUpgrade(url)) return;
+    const { pathname, query } = splitUrl(url);
     const endpoint = resolve(pathname);
     if (!endpoint) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
