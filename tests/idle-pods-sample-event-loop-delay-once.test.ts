@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openDelayWindow, SAMPLE_PERIOD_MS } from '../server/event-loop-delay';
 import { killPods, PodProcess } from './support/pods';
+import { until } from './support/until';
 
 /** Busy-waits: the event loop is blocked for `ms`. */
 function block(ms: number): void {
@@ -9,14 +10,8 @@ function block(ms: number): void {
   while (Date.now() < end);
 }
 
-/** Resolves once `test` holds, checking after each sample period (samples need time to pass). */
-async function until(test: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(SAMPLE_PERIOD_MS);
-  }
-}
+/** Waits for a state of the windows, checking once per sample period (samples need time to pass). */
+const untilSampled = (check: () => boolean, what: string) => until(check, 5000, what, SAMPLE_PERIOD_MS);
 
 /** The voluntary context switches of a process's main thread: each one is a sleep of its event loop. */
 async function mainThreadSleeps(pid: number): Promise<number> {
@@ -31,23 +26,23 @@ describe('event-loop delay: one sampler for every reader', () => {
     const minute = openDelayWindow();
     const interval = openDelayWindow();
     try {
-      await until(() => minute.figures().count > 0 && interval.figures().count > 0, 'a first sample');
+      await untilSampled(() => minute.figures().count > 0 && interval.figures().count > 0, 'a first sample');
       block(120);
-      await until(() => minute.figures().max >= 100, 'the blocked loop in the first window');
+      await untilSampled(() => minute.figures().max >= 100, 'the blocked loop in the first window');
       expect(interval.figures().max).toBeGreaterThanOrEqual(100);
 
       // One reader starting its window again leaves the other's samples alone.
       interval.reset();
       expect(interval.figures()).toEqual({ count: 0, mean: 0, p50: 0, p99: 0, max: 0 });
       expect(minute.figures().max).toBeGreaterThanOrEqual(100);
-      await until(() => interval.figures().count > 0, 'a sample after the reset');
+      await untilSampled(() => interval.figures().count > 0, 'a sample after the reset');
       expect(interval.figures().count).toBeLessThan(minute.figures().count);
 
       // A closed window receives nothing more.
       interval.close();
       const closedCount = interval.figures().count;
       const openCount = minute.figures().count;
-      await until(() => minute.figures().count >= openCount + 3, 'more samples in the open window');
+      await untilSampled(() => minute.figures().count >= openCount + 3, 'more samples in the open window');
       expect(interval.figures().count).toBe(closedCount);
     } finally {
       minute.close();

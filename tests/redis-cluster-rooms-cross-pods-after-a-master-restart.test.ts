@@ -11,6 +11,7 @@ import { startGateway, urlOf } from './support/gateway';
 import { cleanUpAfterEach } from './support/lifecycle';
 import { useRedisCluster } from './support/redis-cluster';
 import { adminToken, token } from './support/tokens';
+import { until } from './support/until';
 
 const redis = useRedisCluster();
 cleanUpAfterEach();
@@ -44,13 +45,8 @@ async function unheard(from: Socket, to: Socket, rooms: readonly string[], ms: n
   return rooms.filter((room) => !heard.has(room));
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(100);
-  }
-}
+/** `until`, a check that fails (a request to a pod mid-failover) counting as not yet. */
+const untilSettled = (check: () => Promise<boolean>, timeoutMs: number, what: string) => until(() => check().catch(() => false), timeoutMs, what);
 
 describe('two pods on a Redis Cluster', () => {
   it('keeps every room crossing pods after a master restarts, and presence, cells, streams and stats with it', async () => {
@@ -85,7 +81,7 @@ describe('two pods on a Redis Cluster', () => {
     // Pod B's room whose channel lives on the missing master: its subscription cannot be made now.
     b.io.of('/workspace').in(bob.id!).socketsJoin(`room:${lateRoom}`);
     // Meanwhile both pods report not ready, and state on that master answers UPSTREAM_UNAVAILABLE.
-    await until(async () => (await Promise.all([a, b].map((gw) => fetch(urlOf(gw, '/readyz')).then((r) => r.status)))).every((s) => s === 503), 5000, 'readyz 503');
+    await untilSettled(async () => (await Promise.all([a, b].map((gw) => fetch(urlOf(gw, '/readyz')).then((r) => r.status)))).every((s) => s === 503), 5000, 'readyz 503');
     expect(await request(alice, 'join_room', { room_id: downRoom })).toMatchObject({ ok: false, error: { code: 'UPSTREAM_UNAVAILABLE' } });
     await sleep(500);
     await redis.cluster.startNode(victim);
@@ -93,7 +89,7 @@ describe('two pods on a Redis Cluster', () => {
     const restartMs = Date.now() - restartedAt;
 
     // Both pods are ready again (while a master is away they answer 503).
-    await until(async () => (await Promise.all([a, b].map((gw) => fetch(urlOf(gw, '/readyz')).then((r) => r.status)))).every((s) => s === 200), 10_000, 'readyz 200');
+    await untilSettled(async () => (await Promise.all([a, b].map((gw) => fetch(urlOf(gw, '/readyz')).then((r) => r.status)))).every((s) => s === 200), 10_000, 'readyz 200');
 
     // Every room crosses again, both ways.
     const crossingAgainAt = Date.now();
@@ -104,14 +100,14 @@ describe('two pods on a Redis Cluster', () => {
     // The room subscribed while its master was down hears pod A too.
     let heardLate = false;
     bob.once('late_news', () => (heardLate = true));
-    await until(async () => {
+    await untilSettled(async () => {
       (a.io.of('/workspace').to(`room:${lateRoom}`) as { emit(event: string, payload: unknown): boolean }).emit('late_news', { room: lateRoom });
       await sleep(200);
       return heardLate;
     }, 10_000, 'the room joined while its master was down crosses pods');
 
     // The restarted master lost its share of presence: the pods wrote their entries again.
-    await until(
+    await untilSettled(
       async () => (await Promise.all(ROOMS.map((room) => a.stores.presence.list(room)))).every((users) => users.map((u) => u.user_id).join() === 'alice,bob'),
       10_000,
       'presence written again in every room',

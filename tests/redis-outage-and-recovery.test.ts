@@ -1,6 +1,7 @@
 import { connectV4, request, waitFor } from './support/clients';
 import { startGateway, urlOf } from './support/gateway';
 import { token } from './support/tokens';
+import { until } from './support/until';
 import { cleanUpAfterEach, useRedis } from './support/lifecycle';
 
 const redis = useRedis();
@@ -8,14 +9,6 @@ cleanUpAfterEach();
 
 async function readiness(port: number): Promise<number> {
   return fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status);
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('Redis stops and comes back', () => {
