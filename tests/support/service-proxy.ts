@@ -6,16 +6,23 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { join } from 'node:path';
 import { Progress } from './progress';
 
+/** What one readiness probe got. */
+export type ProbeOutcome = number | 'refused' | 'timeout';
+
 /** What the proxy last saw of a backend's readiness. */
 export interface BackendState {
   readonly port: number;
   /** Whether new connections go to it. */
   ready: boolean;
-  /** The last /readyz answer: an HTTP status, or 'refused' when nothing answered. */
-  lastProbe?: number | 'refused';
-  /** When a probe first saw it not ready after it had been ready (ms since epoch). */
+  /** The last /readyz outcome: an HTTP status, 'refused' when the connection failed, 'timeout' when no answer came in time. */
+  lastProbe?: ProbeOutcome;
+  /** When a probe first failed after it had been ready (ms since epoch); a timeout counts, as for the kubelet. */
   unreadySince?: number;
-  /** The status of that first failed probe (503 while a gateway drains, 'refused' once it is gone). */
+  /**
+   * What the backend said from then on, at its first failed probe that was not a timeout (503
+   * while a gateway drains, 'refused' once it is gone). A probe that timed out (a loaded machine)
+   * says nothing of what the backend answers, so the next one decides.
+   */
   unreadyProbe?: number | 'refused';
   /** Connections forwarded to it. */
   forwarded: number;
@@ -98,15 +105,15 @@ export class ServiceProxy {
   private probe(backend: BackendState): void {
     if (this.probing.has(backend.port)) return;
     this.probing.add(backend.port);
-    const done = (status: number | 'refused') => {
+    const done = (status: ProbeOutcome) => {
       this.probing.delete(backend.port);
       const wasReady = backend.ready;
       backend.lastProbe = status;
       backend.ready = status === 200;
-      if (wasReady && !backend.ready && backend.unreadySince === undefined) {
-        backend.unreadySince = Date.now();
-        backend.unreadyProbe = status;
-      }
+      if (wasReady && !backend.ready && backend.unreadySince === undefined) backend.unreadySince = Date.now();
+      // Ready again after nothing but timeouts: a blip of the machine, not the backend going away.
+      if (backend.ready && backend.unreadyProbe === undefined) backend.unreadySince = undefined;
+      if (backend.unreadySince !== undefined && backend.unreadyProbe === undefined && status !== 200 && status !== 'timeout') backend.unreadyProbe = status;
       this.progress.notify();
     };
     // A new connection per probe (no keep-alive), as the kubelet probes.
@@ -114,8 +121,12 @@ export class ServiceProxy {
       res.resume();
       res.once('end', () => done(res.statusCode ?? 0));
     });
-    req.once('timeout', () => req.destroy(new Error('probe timed out')));
-    req.once('error', () => done('refused'));
+    let timedOut = false;
+    req.once('timeout', () => {
+      timedOut = true;
+      req.destroy(new Error('probe timed out'));
+    });
+    req.once('error', () => done(timedOut ? 'timeout' : 'refused'));
   }
 
   private forward(client: Socket): void {
