@@ -310,7 +310,11 @@ describe('the drain schedule', () => {
   it('closes few connections one per 100 ms, and everything at once with DRAIN_MS=0', async () => {
     const few = Array.from({ length: 3 }, () => new FakeConnection());
     const summary = await drain(few, 10_000);
-    expect(summary).toMatchObject({ connections: 3, closed: 3, slice: 1 });
+    expect(summary).toMatchObject({ connections: 3, closed: 3 });
+    // One per 100 ms: the k-th close never before (k − 1) × 100 ms. A timer that fires late on a
+    // busy machine closes the ones it missed together, so the largest slice may exceed one.
+    const times = few.map((c) => c.closedAt!).sort((x, y) => x - y);
+    times.forEach((t, i) => expect(i + 1).toBeLessThanOrEqual(Math.floor(t / 100) + 1));
     expect(summary.elapsedMs).toBeGreaterThanOrEqual(150);
     expect(summary.elapsedMs).toBeLessThan(2000);
     expect(await drain([], 10_000)).toMatchObject({ connections: 0, closed: 0 });
