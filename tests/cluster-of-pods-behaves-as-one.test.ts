@@ -64,7 +64,10 @@ describe('three pods on one Redis', () => {
   });
 
   it('stops gracefully on SIGTERM: exit 0, clients told, presence cleaned at once', async () => {
-    const [a, b] = await Promise.all([0, 1].map(() => PodProcess.start({ REDIS_URL: redis.url })));
+    // A presence TTL no wait below comes near: pod A cannot reap B, so bob can only leave alice's
+    // room_state by B cleaning its own presence as it stops (with the suite's 2 s TTL the reaper
+    // could do it too, from 1.5 s after the SIGTERM, and a tighter wait was the only tell).
+    const [a, b] = await Promise.all([0, 1].map(() => PodProcess.start({ REDIS_URL: redis.url, PRESENCE_TTL_MS: '60000' })));
     const alice = await connectV4(a.url, token({ sub: 'alice' }));
     const bob = await connectV4(b.url, token({ sub: 'bob' }));
     await request(alice, 'join_room', { room_id: 'graceful' });
@@ -73,8 +76,8 @@ describe('three pods on one Redis', () => {
     await both;
 
     const bobDisconnected = waitFor(bob, 'disconnect');
-    // Well before the reaper could act: the leaving pod cleans its own presence.
-    const aliceAlone = waitFor(alice, 'room_state', (s) => s.total_users === 1, 1500);
+    // The leaving pod cleans its own presence: the reaper cannot act for a minute.
+    const aliceAlone = waitFor(alice, 'room_state', (s) => s.total_users === 1, 10_000);
     expect(await b.signal('SIGTERM')).toBe(0);
     expect(await bobDisconnected).toBe('transport close');
     expect(ids(await aliceAlone)).toEqual(['alice']);

@@ -218,7 +218,9 @@ describe('/api/streaming/ws (seed 003): first-message auth, {type, data, subscri
   });
 
   it('refuses messages before auth, answers a bad token with auth_failed and 1008, and closes 1008 on auth timeout', async () => {
-    const gw = await startGateway({ AUTH_TIMEOUT_MS: '300' });
+    // Short enough to wait for, long enough that the clients that do authenticate (in this process,
+    // as the gateway is) are not timed out first by a busy machine.
+    const gw = await startGateway({ AUTH_TIMEOUT_MS: '1000' });
     const early = await openNative(wsUrl(gw, Endpoints.streaming));
     early.send({ type: 'subscribe', data: { type: 'metrics' } });
     expect(await early.next('error')).toMatchObject({ data: { code: 'AUTHENTICATION_FAILED' } });

@@ -129,14 +129,18 @@ describe('per-connection budgets answer in every protocol', () => {
     await request(watcher, 'join_room', { room_id: 'canvas' });
     const errors = collect(mover, 'error');
     const seen = collect(watcher, 'cursor_moved');
+    const startedAt = Date.now();
     for (let i = 0; i < 200; i++) mover.emit('cursor_move', { room: 'canvas', x: i, y: 0 });
     // A request after the burst is answered: everything before it was handled or dropped.
     const changed = waitFor(watcher, 'user_status_changed');
     expect(await request(mover, 'status_update', { status: 'away' })).toMatchObject({ ok: true });
     await changed;
+    // The budget is 5 per one-second window, a window opening at the first move: the burst, handled
+    // within `elapsed`, spans at most floor(elapsed / 1 s) + 1 windows (one, unless the machine is slow).
+    const windows = Math.floor((Date.now() - startedAt) / 1000) + 1;
     expect(errors).toEqual([]);
     expect(seen.length).toBeGreaterThan(0);
-    expect(seen.length).toBeLessThanOrEqual(10);
+    expect(seen.length).toBeLessThanOrEqual(5 * windows);
     expect(mover.connected).toBe(true);
   });
 });

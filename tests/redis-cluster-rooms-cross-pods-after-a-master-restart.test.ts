@@ -50,7 +50,7 @@ const untilSettled = (check: () => Promise<boolean>, timeoutMs: number, what: st
 
 describe('two pods on a Redis Cluster', () => {
   it('keeps every room crossing pods after a master restarts, and presence, cells, streams and stats with it', async () => {
-    const env = { REDIS_CLUSTER_NODES: redis.cluster.seeds, STATS_TIMEOUT_MS: '800' };
+    const env = { REDIS_CLUSTER_NODES: redis.cluster.seeds, STATS_TIMEOUT_MS: '2000' };
     const a = await startGateway(env);
     const b = await startGateway(env);
     const alice = await connectV4(urlOf(a), token({ sub: 'alice' }), { namespace: '/workspace' });
@@ -147,14 +147,15 @@ describe('two pods on a Redis Cluster', () => {
     expect(stats).toMatchObject({ pods: 2, partial: false, total_connections: 3 });
 
     // A listener on the adapter's channel that never answers counts as a pod: the stats wait
-    // STATS_TIMEOUT_MS for it (not the sharded adapter's own 5 s), then answer with what arrived.
+    // STATS_TIMEOUT_MS (2 s, the default: time enough for both pods to answer on a busy machine)
+    // for it, not the sharded adapter's own 5 s, then answer with what arrived.
     const silent = new Cluster(redis.cluster.ports.map((port) => ({ host: '127.0.0.1', port })), { shardedSubscribers: true });
     try {
       await silent.ssubscribe('socket.io#/#');
       const askedAt = Date.now();
       const partial = await fetch(urlOf(a, '/api/v1/ws/stats'), { headers: { Authorization: `Bearer ${adminToken()}` } }).then((r) => r.json() as Promise<any>);
       expect(partial).toMatchObject({ pods: 2, partial: true });
-      expect(Date.now() - askedAt).toBeLessThan(2000);
+      expect(Date.now() - askedAt).toBeLessThan(4500);
     } finally {
       silent.disconnect();
     }
