@@ -6,6 +6,8 @@ import type { ChildProcess } from 'node:child_process';
 export interface ProcSample {
   rssBytes: number;
   cpuUs: number;
+  /** The part of `cpuUs` spent in the kernel (system calls: a delivery's write is most of it). */
+  sysUs: number;
 }
 export type Sampler = () => Promise<ProcSample>;
 
@@ -32,8 +34,9 @@ export function procfsSampler(pid: number): Sampler {
     const rss = /VmRSS:\s+(\d+)\s+kB/.exec(status);
     // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return { rssBytes: rss ? Number(rss[1]) * 1024 : NaN, cpuUs: (ticks / clockTicks()) * 1e6 };
+    const [utime, stime] = [Number(fields[11]), Number(fields[12])];
+    const us = (ticks: number) => (ticks / clockTicks()) * 1e6;
+    return { rssBytes: rss ? Number(rss[1]) * 1024 : NaN, cpuUs: us(utime + stime), sysUs: us(stime) };
   };
 }
 
@@ -47,11 +50,11 @@ export function ipcSampler(proc: ChildProcess): Sampler {
         proc.off('message', onMessage);
         reject(new Error('stats request timed out'));
       }, 10_000);
-      const onMessage = (msg: { type?: string; id?: number; rss?: number; cpuUs?: number }) => {
+      const onMessage = (msg: { type?: string; id?: number; rss?: number; cpuUs?: number; sysUs?: number }) => {
         if (msg.type !== 'stats' || msg.id !== id) return;
         clearTimeout(timer);
         proc.off('message', onMessage);
-        resolve({ rssBytes: msg.rss ?? NaN, cpuUs: msg.cpuUs ?? NaN });
+        resolve({ rssBytes: msg.rss ?? NaN, cpuUs: msg.cpuUs ?? NaN, sysUs: msg.sysUs ?? NaN });
       };
       proc.on('message', onMessage);
       proc.send({ type: 'stats', id });
@@ -62,6 +65,6 @@ export function ipcSampler(proc: ChildProcess): Sampler {
 export function sumSamplers(samplers: Sampler[]): Sampler {
   return async () => {
     const all = await Promise.all(samplers.map((s) => s()));
-    return all.reduce((a, b) => ({ rssBytes: a.rssBytes + b.rssBytes, cpuUs: a.cpuUs + b.cpuUs }), { rssBytes: 0, cpuUs: 0 });
+    return all.reduce((a, b) => ({ rssBytes: a.rssBytes + b.rssBytes, cpuUs: a.cpuUs + b.cpuUs, sysUs: a.sysUs + b.sysUs }), { rssBytes: 0, cpuUs: 0, sysUs: 0 });
   };
 }

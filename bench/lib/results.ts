@@ -13,6 +13,7 @@ export interface Figure extends Spread {
 export const UNITS: Record<string, string> = {
   deliveries_per_s: '1/s',
   cpu_us_per_delivery: 'µs',
+  sys_us_per_delivery: 'µs',
   p50_ms: 'ms',
   p99_ms: 'ms',
   max_ms: 'ms',

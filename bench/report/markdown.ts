@@ -110,6 +110,8 @@ ${list(d.failures)}
 - **Server CPU per delivery:** the server processes' CPU time (user + system) over the phase divided
   by the deliveries: \`process.cpuUsage()\` over IPC for the baselines, \`/proc/<pid>/stat\` for the
   gateway (no bench-only endpoint in the product). RSS likewise (\`VmRSS\` for the gateway).
+  "Of which kernel" is the system part of that time: with one message in flight, mostly the write
+  system call each recipient costs, whatever the server's JavaScript does.
 - **Memory:** a fresh server started with \`--inspect=127.0.0.1:0\` (used only to force a full GC
   before each sample and to read the JS heap in use); 200 warm-up connections, closed again; memory
   once settled; a connect storm to N idle connections (gateway: authenticated, in no room); memory

@@ -130,6 +130,8 @@ function describePushes(pushes: Record<string, { frames: number; bytes: number }
 interface Measured {
   phase: PhaseResult;
   serverCpuUs: number;
+  /** The kernel's part of serverCpuUs. */
+  serverSysUs: number;
   wallUs: number;
   side: Record<string, number>;
 }
@@ -152,7 +154,7 @@ async function measure(ctx: Ctx, l: Live, o: { count: number; rate: number; wind
   if (phase.received < phase.expected) {
     throw new Error(`only ${phase.received} of ${phase.expected} deliveries arrived (${JSON.stringify(phase.errors)}, ${phase.closed} connections closed)`);
   }
-  return { phase, serverCpuUs: after[0].cpuUs - before[0].cpuUs, wallUs: nowUs() - t0, side };
+  return { phase, serverCpuUs: after[0].cpuUs - before[0].cpuUs, serverSysUs: after[0].sysUs - before[0].sysUs, wallUs: nowUs() - t0, side };
 }
 
 function record(ctx: Ctx, scenario: string, server: string, n: number, m: Measured, steady = false): void {
@@ -164,6 +166,8 @@ function record(ctx: Ctx, scenario: string, server: string, n: number, m: Measur
   const metrics: Record<string, number> = {
     deliveries_per_s: round(deliveries / spanS, 0),
     cpu_us_per_delivery: round(m.serverCpuUs / deliveries, 2),
+    // The kernel's share: with nothing to coalesce, mostly the write system call per recipient.
+    sys_us_per_delivery: round(m.serverSysUs / deliveries, 2),
     p50_ms: round(phase.hist.quantile(0.5) / 1000, 2),
     p99_ms: round(phase.hist.quantile(0.99) / 1000, 2),
     max_ms: round(phase.hist.maxUs / 1000, 2),
