@@ -206,9 +206,11 @@ describe('a deploy (SIGTERM of a pod behind a Service)', () => {
       const sigtermAt = Date.now();
       const exit = a.signal('SIGTERM');
       try {
-        // Every client back (connected and rejoined through the Service) within DRAIN_MS + 5 s.
+        // Every client back (connected and rejoined through the Service) within DRAIN_MS + 10 s:
+        // usually 1 to 3 s after the drain, but the 1,100 clients share this process's event loop,
+        // and a loaded machine slows their reconnects, not the pods' drain.
         const back = () => clients.every((t) => t.joinedAt !== undefined && t.connects.length >= 2);
-        await progress.until(back, DRAIN_MS + 5000, 'every client rejoined', () => {
+        await progress.until(back, DRAIN_MS + 10_000, 'every client rejoined', () => {
           const late = clients.filter((t) => t.joinedAt === undefined || t.connects.length < 2);
           const accepted = [b, c].flatMap((p) => logLines(p, 'connected').map((l) => Date.parse(l.timestamp)));
           const closed = logLines(a, 'disconnected').map((l) => Date.parse(l.timestamp));
@@ -266,7 +268,7 @@ describe('a deploy (SIGTERM of a pod behind a Service)', () => {
           `all back after ${allBackAfterMs} ms; pod A exited 0 after ${exitedAfterMs} ms`,
       );
       expect(perSecond).toBeLessThanOrEqual(2 * evenPerSecond);
-      expect(allBackAfterMs).toBeLessThan(DRAIN_MS + 5000);
+      expect(allBackAfterMs).toBeLessThan(DRAIN_MS + 10_000);
     } finally {
       for (const t of clients.splice(0)) t.stop();
       await service.close();
