@@ -26,6 +26,8 @@ export interface ConnectResult {
   errors: string[];
   startUs: number;
   endUs: number;
+  /** The client process's CPU time (user + system) from startUs to endUs; summed over the workers by the pool. */
+  cpuUs: number;
 }
 
 export interface JoinResult {

@@ -49,6 +49,7 @@ export class ClientPool {
       errors: results.flatMap((r) => r.errors),
       startUs: Math.min(...results.map((r) => r.startUs)),
       endUs: Math.max(...results.map((r) => r.endUs)),
+      cpuUs: results.reduce((a, r) => a + r.cpuUs, 0),
     };
   }
 

@@ -31,6 +31,7 @@ async function connect(c: Extract<Command, { cmd: 'connect' }>): Promise<Reply> 
     mode === 'sio' ? `${c.url}/socket.io/?EIO=4&transport=websocket` : mode === 'native' ? `${c.url}${NATIVE_PATH}?token=${tokens[i]}` : `${c.url}/?room=${encodeURIComponent(c.room)}`;
   let failed = 0;
   const errors: string[] = [];
+  const cpu0 = process.cpuUsage();
   const startUs = nowUs();
   await pool(c.count, c.concurrency, async (i) => {
     const conn = new Conn(
@@ -55,7 +56,9 @@ async function connect(c: Extract<Command, { cmd: 'connect' }>): Promise<Reply> 
       pushError(errors, (err as Error).message);
     }
   });
-  return { connected: c.count - failed, failed, errors, startUs, endUs: nowUs() };
+  const endUs = nowUs();
+  const cpu = process.cpuUsage(cpu0);
+  return { connected: c.count - failed, failed, errors, startUs, endUs, cpuUs: cpu.user + cpu.system };
 }
 
 async function join(c: Extract<Command, { cmd: 'join' }>): Promise<Reply> {

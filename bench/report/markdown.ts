@@ -125,7 +125,9 @@ ${list(d.failures)}
   namespace CONNECT received, for the gateway after JWT verification). Beside bare socket.io, which
   authenticates nobody, "socketio + jwt" is the same server with one middleware verifying the
   handshake's token (HS256, fast-jwt, as the gateway does): their difference is what the token
-  check alone costs.
+  check alone costs. "Clients µs CPU/connect" is the client processes' own CPU over the storm
+  (\`process.cpuUsage()\` in each, tokens signed before): they share the two cores with the
+  server, so the rate follows the server's CPU and theirs together.
 - **Cluster:** ${d.plan.clusterSize} clients, two gateway pods on a redis-server the harness starts
   (\`--save '' --appendonly no\`), half the clients on each pod, the publisher on the first; compared
   with one pod as it ships (no REDIS_URL). Pods' CPU is summed; redis-server's is shown separately.
