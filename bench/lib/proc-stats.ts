@@ -40,6 +40,16 @@ export function procfsSampler(pid: number): Sampler {
   };
 }
 
+/**
+ * The CPU time (user + system, µs) of a process's main thread alone, from
+ * /proc/<pid>/task/<pid>/stat: without V8's GC and compiler helper threads and libuv's pool.
+ */
+export async function mainThreadCpuUs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / clockTicks()) * 1e6;
+}
+
 /** Asks one of our own server scripts over IPC for process.memoryUsage().rss and process.cpuUsage(). */
 export function ipcSampler(proc: ChildProcess): Sampler {
   let seq = 0;

@@ -22,6 +22,7 @@ export const UNITS: Record<string, string> = {
   connects_per_s: '1/s',
   cpu_us_per_connect: 'µs',
   clients_cpu_us_per_connect: 'µs',
+  main_thread_us_per_connect: 'µs',
   join_s: 's',
   join_push_mb: 'MB',
   server_cpu_util: 'cores',

@@ -127,7 +127,9 @@ ${list(d.failures)}
   handshake's token (HS256, fast-jwt, as the gateway does): their difference is what the token
   check alone costs. "Clients µs CPU/connect" is the client processes' own CPU over the storm
   (\`process.cpuUsage()\` in each, tokens signed before): they share the two cores with the
-  server, so the rate follows the server's CPU and theirs together.
+  server, so the rate follows the server's CPU and theirs together. "Of which main thread" is the
+  server's main thread alone (\`/proc/<pid>/task/<pid>/stat\`), without V8's GC helper threads: a
+  Node server's connects are handled there, so its rate follows that part.
 - **Cluster:** ${d.plan.clusterSize} clients, two gateway pods on a redis-server the harness starts
   (\`--save '' --appendonly no\`), half the clients on each pod, the publisher on the first; compared
   with one pod as it ships (no REDIS_URL). Pods' CPU is summed; redis-server's is shown separately.
