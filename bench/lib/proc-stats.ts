@@ -23,6 +23,14 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
+/** User and system CPU time (µs) from a /proc `stat` file, of a process or of one of its threads. */
+function statCpuUs(stat: string): { userUs: number; sysUs: number } {
+  // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const us = (ticks: string) => (Number(ticks) / clockTicks()) * 1e6;
+  return { userUs: us(fields[11]), sysUs: us(fields[12]) };
+}
+
 /**
  * Samples a process from the outside (used for the gateway, which gets no bench-only endpoint):
  * VmRSS from /proc/<pid>/status, utime+stime from /proc/<pid>/stat (clock-tick resolution, 10 ms,
@@ -32,11 +40,8 @@ export function procfsSampler(pid: number): Sampler {
   return async () => {
     const [status, stat] = await Promise.all([readFile(`/proc/${pid}/status`, 'utf8'), readFile(`/proc/${pid}/stat`, 'utf8')]);
     const rss = /VmRSS:\s+(\d+)\s+kB/.exec(status);
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const [utime, stime] = [Number(fields[11]), Number(fields[12])];
-    const us = (ticks: number) => (ticks / clockTicks()) * 1e6;
-    return { rssBytes: rss ? Number(rss[1]) * 1024 : NaN, cpuUs: us(utime + stime), sysUs: us(stime) };
+    const { userUs, sysUs } = statCpuUs(stat);
+    return { rssBytes: rss ? Number(rss[1]) * 1024 : NaN, cpuUs: userUs + sysUs, sysUs };
   };
 }
 
@@ -45,9 +50,8 @@ export function procfsSampler(pid: number): Sampler {
  * /proc/<pid>/task/<pid>/stat: without V8's GC and compiler helper threads and libuv's pool.
  */
 export async function mainThreadCpuUs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) / clockTicks()) * 1e6;
+  const { userUs, sysUs } = statCpuUs(await readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8'));
+  return userUs + sysUs;
 }
 
 /** Asks one of our own server scripts over IPC for process.memoryUsage().rss and process.cpuUsage(). */

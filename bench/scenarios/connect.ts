@@ -18,7 +18,7 @@ import { ROOM, rotate, type Entry } from './room';
  * without, 740 in the first and 300 to 340 from the fourth on. The cold figure is then mostly
  * compiling code again, which a server with more code pays more for.
  */
-export type StormFigures = Partial<Record<'connects_per_s' | 'cpu_us_per_connect' | 'main_thread_us_per_connect' | 'clients_cpu_us_per_connect', number>>;
+export type StormFigures = Record<'connects_per_s' | 'cpu_us_per_connect' | 'clients_cpu_us_per_connect', number> & { main_thread_us_per_connect?: number };
 
 /** One measured storm of `n` on a running target, after a warm-up storm of `n` (closed again). */
 export async function measuredStorm(pool: ClientPool, target: Target, group: string, n: number, concurrency: number): Promise<StormFigures> {
@@ -27,17 +27,19 @@ export async function measuredStorm(pool: ClientPool, target: Target, group: str
   if (warm.failed) throw new Error(`warm-up: ${warm.failed} of ${n} connections failed: ${warm.errors.join('; ')}`);
   await sleep(300);
   await quiesce(target.sample, 5000);
-  const main0 = target.pid === undefined ? undefined : await mainThreadCpuUs(target.pid);
+  // Only a single-process target has one main thread to read.
+  const mainThread = async () => (target.pid === undefined ? NaN : mainThreadCpuUs(target.pid));
+  const main0 = await mainThread();
   const s0 = await target.sample();
   const storm = await pool.connect(group, target.kind, target.urls, ROOM, n, concurrency, 20_000);
   const s1 = await target.sample();
-  const main1 = target.pid === undefined ? undefined : await mainThreadCpuUs(target.pid);
+  const main1 = await mainThread();
   if (storm.failed) throw new Error(`${storm.failed} of ${n} connections failed: ${storm.errors.join('; ')}`);
   return {
     connects_per_s: round(n / ((storm.endUs - storm.startUs) / 1e6), 0),
     cpu_us_per_connect: round((s1.cpuUs - s0.cpuUs) / n, 1),
     // A server's connects run on its main thread: its rate follows this part, not the total.
-    ...(main0 !== undefined && main1 !== undefined ? { main_thread_us_per_connect: round((main1 - main0) / n, 1) } : {}),
+    ...(Number.isNaN(main0) ? {} : { main_thread_us_per_connect: round((main1 - main0) / n, 1) }),
     // The client processes share the machine's two cores with the server: the storm's rate follows
     // the server's CPU and theirs together.
     clients_cpu_us_per_connect: round(storm.cpuUs / n, 1),
