@@ -101,6 +101,9 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const tcpConnections = new ConnectionTracker(httpServer);
   const io: GatewayServer = new Server(httpServer, {
     path: '/socket.io',
+    // Upgrades outside Engine.IO's path are the native endpoints' or a 404, answered at once by
+    // compat/attach.ts. Engine.IO's own fallback would add a one-second timer per native connect.
+    destroyUpgrade: false,
     allowEIO3: true,
     serveClient: false,
     pingInterval: config.pingIntervalMs,

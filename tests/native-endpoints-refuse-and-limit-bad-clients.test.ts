@@ -45,12 +45,14 @@ describe('refusals close before any data', () => {
     expect(await refusedNative(wsUrl(gw, Endpoints.streaming))).toMatchObject({ code: 1013 });
   });
 
-  it('answers an unknown path with 404 and leaves /socket.io to engine.io', async () => {
+  it('answers an unknown path with 404 and leaves /socket.io/ to engine.io', async () => {
     const gw = await startGateway();
-    const { chunks, closed } = await rawUpgrade(gw.port, '/api/v2/ws');
-    await closed;
-    const response = Buffer.concat(chunks).toString();
-    expect(response.startsWith('HTTP/1.1 404')).toBe(true);
+    // Paths Engine.IO does not serve (its prefix is '/socket.io/') are answered here, not left hanging.
+    for (const path of ['/api/v2/ws', '/socket.io', '/socket.io?EIO=4&transport=websocket', '/socket.iox/']) {
+      const { chunks, closed } = await rawUpgrade(gw.port, path);
+      await closed;
+      expect(Buffer.concat(chunks).toString().startsWith('HTTP/1.1 404')).toBe(true);
+    }
     expect((await connectV4(urlOf(gw), token({ sub: 's' }))).connected).toBe(true);
   });
 });

@@ -19,7 +19,7 @@ type EngineClient = { transport: { name: string }; once(event: 'close', listener
 export function cheapEngineStats(io: Server, instrument: () => void, watched: () => boolean): () => void {
   const engine = io.engine;
   const before = new Set(engine.listeners('connection'));
-  instrument();
+  const statsTimers = intervalsSetBy(instrument);
   for (const listener of engine.listeners('connection')) {
     if (!before.has(listener)) engine.off('connection', listener as (...args: unknown[]) => void);
   }
@@ -41,5 +41,30 @@ export function cheapEngineStats(io: Server, instrument: () => void, watched: ()
     raw.once('close', (reason) => fields._eventBuffer?.push('rawDisconnection', reason));
   };
   engine.on('connection', onConnection);
-  return () => engine.off('connection', onConnection);
+  return () => {
+    engine.off('connection', onConnection);
+    for (const timer of statsTimers) clearInterval(timer);
+  };
+}
+
+/**
+ * Runs `start` and returns the intervals it set. The package starts its two-second stats emitter
+ * with `setInterval` and never clears it (unref'd, it does not hold a process open, but it keeps a
+ * closed server and all it references alive): the gateway clears it when it closes.
+ */
+function intervalsSetBy(start: () => void): NodeJS.Timeout[] {
+  const timers: NodeJS.Timeout[] = [];
+  const original = globalThis.setInterval;
+  const recording = ((...args: Parameters<typeof setInterval>) => {
+    const timer = original(...args);
+    timers.push(timer);
+    return timer;
+  }) as typeof setInterval;
+  globalThis.setInterval = recording;
+  try {
+    start();
+  } finally {
+    globalThis.setInterval = original;
+  }
+  return timers;
 }

@@ -24,8 +24,13 @@ export interface NativeEndpointsOptions {
   readonly metrics?: { errorSent(code: ErrorCode): void };
 }
 
-/** Engine.io serves its own upgrades under this path. */
-const SOCKET_IO_PATH = '/socket.io';
+/**
+ * Engine.IO serves the upgrades whose URL starts with this prefix (its own test: the path it was
+ * given, plus a slash, as a prefix of the raw URL). Every other upgrade is answered here, unknown
+ * paths with 404: the gateway turns off Engine.IO's fallback for them (gateway.ts), which would
+ * otherwise hold each native connection's socket in a one-second timer.
+ */
+const ENGINE_PREFIX = '/socket.io/';
 
 /** Engine.io's registry of connections (protected in its typings). */
 interface EngineRegistry {
@@ -36,9 +41,7 @@ interface EngineRegistry {
 
 /** Whether an upgrade is Engine.IO's (answered by its own listener), read without parsing the query. */
 function isEngineUpgrade(url: string): boolean {
-  if (!url.startsWith(SOCKET_IO_PATH)) return false;
-  const next = url.charAt(SOCKET_IO_PATH.length);
-  return next === '' || next === '/' || next === '?';
+  return url.startsWith(ENGINE_PREFIX);
 }
 
 function splitUrl(url: string): { pathname: string; query: URLSearchParams } {
