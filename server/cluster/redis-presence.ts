@@ -11,7 +11,7 @@ import {
   type RoomSummary,
 } from './presence';
 import type { KeySpace } from './keys';
-import { keySpaceOf, type DataClient } from './redis';
+import { keySpaceOf, type DataClient } from './redis-clients';
 import { upstream } from './upstream';
 
 /**

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient } from 'redis';
 import { freeClusterPort } from '../../bench/lib/ports';
-import { createDataCluster, type RedisClusterClient } from '../../server/cluster/redis';
+import { createDataCluster } from '../../server/cluster/redis';
+import type { RedisClusterClient } from '../../server/cluster/redis-clients';
 import { redisServerReady } from './redis';
 
 const run = promisify(execFile);
