@@ -12,7 +12,7 @@ import { createTokenVerifier } from './auth/verify';
 import { PodActivity } from './cluster/activity';
 import { ConnectionControl } from './cluster/control';
 import { createLimits, type Limits } from './cluster/limits';
-import type { RedisConnections } from './cluster/redis-clients';
+import { connectRedis, type RedisConnections } from './cluster/redis';
 import { ClusterStats } from './cluster/stats';
 import { createStores, type Stores } from './cluster/stores';
 import { attachNativeEndpoints } from './compat/attach';
@@ -127,8 +127,6 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const redisTarget = config.redisCluster ? { clusterNodes: config.redisCluster.nodes } : config.redisUrl;
   const metrics = new GatewayMetrics({ io, redisReady: redisTarget ? () => Boolean(redis?.ready()) : undefined });
   if (redisTarget) {
-    // Loaded here, not at the top: a pod without Redis never loads node-redis, ioredis or the adapter.
-    const { connectRedis } = await import('./cluster/redis');
     redis = await connectRedis(redisTarget, logger, { publishFailed: () => metrics.adapterPublishFailed(), clientError: () => metrics.redisCommandFailed() });
     // The classic adapter on one Redis; on a Redis Cluster the sharded one (server/cluster/redis.ts).
     io.adapter(redis.adapter({ requestsTimeout: config.statsTimeoutMs }));

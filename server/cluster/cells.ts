@@ -1,6 +1,6 @@
 import type { Cell } from '../../shared/messages/cells';
 import type { KeySpace } from './keys';
-import { keySpaceOf, type DataClient } from './redis-clients';
+import { keySpaceOf, type DataClient } from './redis';
 import { upstream } from './upstream';
 
 /** A cell write: the client's base version (0 when it believes the cell new) and the new content. */

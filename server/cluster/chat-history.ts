@@ -1,6 +1,6 @@
 import type { ChatMessage } from '../../shared/messages/chat';
 import type { KeySpace } from './keys';
-import { keySpaceOf, type DataClient } from './redis-clients';
+import { keySpaceOf, type DataClient } from './redis';
 import { upstream } from './upstream';
 
 /** Per-room chat history, capped to the newest `cap` messages. */

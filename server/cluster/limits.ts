@@ -1,7 +1,7 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { LimitsConfig } from '../config';
 import type { Logger } from '../logger';
-import { dataReady, type DataClient } from './redis-clients';
+import { dataReady, type DataClient } from './redis';
 import { MemoryUserConnections, RedisUserConnections, type UserConnections } from './user-connections';
 
 /** A limiter's answer: allowed, or refused with how long until it would be allowed. */

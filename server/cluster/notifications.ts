@@ -1,6 +1,6 @@
 import type { NotificationPriority } from '../../shared/messages/notifications';
 import type { KeySpace } from './keys';
-import { keySpaceOf, type DataClient } from './redis-clients';
+import { keySpaceOf, type DataClient } from './redis';
 import { upstream } from './upstream';
 
 /** A notification as stored: for one user, or (`user_id` null) for every user. */

@@ -11,7 +11,7 @@ import {
   type RoomSummary,
 } from './presence';
 import type { KeySpace } from './keys';
-import { keySpaceOf, type DataClient } from './redis-clients';
+import { keySpaceOf, type DataClient } from './redis';
 import { upstream } from './upstream';
 
 /**

@@ -4,7 +4,7 @@ import { MemoryCellStore, RedisCellStore, type CellStore } from './cells';
 import { MemoryChatHistory, RedisChatHistory, type ChatHistory } from './chat-history';
 import { MemoryNotificationStore, RedisNotificationStore, type NotificationStore } from './notifications';
 import { MemoryPresenceStore, type PresenceStore } from './presence';
-import type { RedisConnections } from './redis-clients';
+import type { RedisConnections } from './redis';
 import { RedisPresenceStore } from './redis-presence';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from './sessions';
 import { MemoryUploadRegistry, RedisUploadRegistry, type UploadRegistry } from './uploads';

@@ -1,5 +1,5 @@
 import type { KeySpace } from './keys';
-import { keySpaceOf, type DataClient } from './redis-clients';
+import { keySpaceOf, type DataClient } from './redis';
 import { upstream } from './upstream';
 
 /**

@@ -1,4 +1,4 @@
-import type { DataClient } from './redis-clients';
+import type { DataClient } from './redis';
 import { upstream } from './upstream';
 
 /** The answer to opening a connection: accepted, or refused at the cap, with the user's count. */

@@ -7,7 +7,7 @@ import type { ConnectionControl } from '../cluster/control';
 import type { Limits } from '../cluster/limits';
 import type { Stores } from '../cluster/stores';
 import type { Router } from 'express';
-import type { RedisConnections } from '../cluster/redis-clients';
+import type { RedisConnections } from '../cluster/redis';
 import type { ClusterStats } from '../cluster/stats';
 import type { Config } from '../config';
 import type { AdminGuard } from '../http/admin';

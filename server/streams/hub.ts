@@ -1,7 +1,7 @@
 import { StreamPublication, type StreamItem, type SubscriptionType } from '../../shared/messages/streams';
 import { ErrorCodes, GatewayError } from '../../shared/errors';
 import type { Cluster as IORedisCluster } from 'ioredis';
-import { closeIORedis, isClusterClient, isIORedisCluster, type DataClient, type RedisClient, type SubscriberClient } from '../cluster/redis-clients';
+import { closeIORedis, isClusterClient, isIORedisCluster, type DataClient, type RedisClient, type SubscriberClient } from '../cluster/redis';
 import type { Logger } from '../logger';
 
 /** Delivers items of one type to this pod's matching subscriptions; returns the deliveries made. */

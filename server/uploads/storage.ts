@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FileStore } from '@tus/file-store';
+import { S3Store } from '@tus/s3-store';
 import { ERRORS, type DataStore } from '@tus/utils';
 import type { UploadsConfig } from '../config';
 import { uploadPath } from './metadata';
@@ -69,9 +70,6 @@ const S3_PART_BYTES = 8 * 1024 * 1024;
  */
 export function createUploadStorage(config: UploadsConfig): UploadStorage {
   if (config.s3) {
-    // Required here, not imported at the top: the AWS SDK is a few hundred modules that a pod
-    // storing uploads on disk never needs in memory.
-    const { S3Store } = require('@tus/s3-store') as typeof import('@tus/s3-store');
     const { bucket, endpoint, region } = config.s3;
     const store = new S3Store({
       partSize: S3_PART_BYTES,

@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient } from 'redis';
 import { freeClusterPort } from '../../bench/lib/ports';
-import { createDataCluster } from '../../server/cluster/redis';
-import type { RedisClusterClient } from '../../server/cluster/redis-clients';
+import { createDataCluster, type RedisClusterClient } from '../../server/cluster/redis';
 import { redisServerReady } from './redis';
 
 const run = promisify(execFile);
