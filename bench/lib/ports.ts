@@ -1,4 +1,5 @@
-/** Ports for local Redis Cluster nodes, shared by the bench's clusters and the tests'. */
+/** Ports for local servers the tests and the bench start themselves (redis-server, Redis Cluster nodes, pods). */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** Whether `port` can be bound on 127.0.0.1 right now. */
@@ -10,16 +11,44 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A free port whose cluster bus port (port + 10000) is free too. */
-export async function freeClusterPort(taken: Set<number>): Promise<number> {
+/**
+ * The first port of the kernel's range for the local ports of outgoing connections (Linux; 32768
+ * by default). A port found free inside that range can be handed to one of the thousands of client
+ * sockets a test opens before the server that was meant to bind it does ("Address already in
+ * use"), so the ports chosen here lie below it.
+ */
+function ephemeralStart(): number {
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(first) && first > 0) return first;
+  } catch {
+    // not Linux: assume the default
+  }
+  return 32768;
+}
+
+/** A random port in [from, to) that is free now and not in `taken` (with `+ offset` free too when given). */
+async function pick(from: number, to: number, taken: Set<number>, offset?: number): Promise<number> {
   for (let i = 0; i < 200; i++) {
-    const port = 20000 + Math.floor(Math.random() * 35000);
-    if (taken.has(port) || taken.has(port + 10000)) continue;
-    if ((await portFree(port)) && (await portFree(port + 10000))) {
+    const port = from + Math.floor(Math.random() * (to - from));
+    if (taken.has(port) || (offset !== undefined && taken.has(port + offset))) continue;
+    if ((await portFree(port)) && (offset === undefined || (await portFree(port + offset)))) {
       taken.add(port);
-      taken.add(port + 10000);
+      if (offset !== undefined) taken.add(port + offset);
       return port;
     }
   }
-  throw new Error('no free port pair for a Redis Cluster node');
+  throw new Error(`no free port in ${from}..${to}`);
+}
+
+/** A free port below the kernel's ephemeral range (see ephemeralStart). */
+export function freeLocalPort(taken: Set<number> = new Set()): Promise<number> {
+  const top = ephemeralStart();
+  return top > 12000 ? pick(10000, top, taken) : pick(20000, 55000, taken);
+}
+
+/** A free port whose cluster bus port (port + 10000) is free too, both below the ephemeral range. */
+export function freeClusterPort(taken: Set<number>): Promise<number> {
+  const top = ephemeralStart();
+  return top > 22000 ? pick(10000, top - 10000, taken, 10000) : pick(20000, 55000, taken, 10000);
 }

@@ -1,16 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { createClient } from 'redis';
+import { freeLocalPort } from '../../bench/lib/ports';
 
-/** A free TCP port on 127.0.0.1 (bound then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** A free TCP port on 127.0.0.1, below the kernel's range for client sockets (bench/lib/ports.ts). */
+export function freePort(): Promise<number> {
+  return freeLocalPort();
 }
 
 /**
