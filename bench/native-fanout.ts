@@ -7,11 +7,10 @@
  * parsing JSON, so its own cost is the same for both kinds of client.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
+import { freePort } from './lib/procs';
 import { BENCH_LIMITS } from './servers/targets';
 
 const SECRET = 'native-fanout-bench-secret-0123456789';
@@ -25,14 +24,6 @@ const PAD = 'x'.repeat(80);
 
 type Kind = 'socketio' | 'native';
 const sign = (sub: string) => jwt.sign({ sub, name: sub }, SECRET, { algorithm: 'HS256', expiresIn: 3600 });
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function startGateway(): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort();

@@ -41,10 +41,10 @@ async function pick(from: number, to: number, taken: Set<number>, offset?: numbe
   throw new Error(`no free port in ${from}..${to}`);
 }
 
-/** A free port below the kernel's ephemeral range (see ephemeralStart). */
-export function freeLocalPort(taken: Set<number> = new Set()): Promise<number> {
+/** A free port on 127.0.0.1 below the kernel's ephemeral range (see ephemeralStart), for any local server. */
+export function freeLocalPort(): Promise<number> {
   const top = ephemeralStart();
-  return top > 12000 ? pick(10000, top, taken) : pick(20000, 55000, taken);
+  return top > 12000 ? pick(10000, top, new Set()) : pick(20000, 55000, new Set());
 }
 
 /** A free port whose cluster bus port (port + 10000) is free too, both below the ephemeral range. */

@@ -1,6 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { sleep } from './stats';
 
 /**
@@ -125,18 +124,8 @@ export function runningChildren(): number {
   return children.size;
 }
 
-/** A free TCP port on 127.0.0.1 (bound on port 0, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A free TCP port on 127.0.0.1 for a server the bench starts (bench/lib/ports.ts). */
+export { freeLocalPort as freePort } from './ports';
 
 /** Polls `check` every `everyMs` until it returns true; throws after `timeoutMs`. */
 export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<void> {

@@ -4,9 +4,7 @@ import { createClient } from 'redis';
 import { freeLocalPort } from '../../bench/lib/ports';
 
 /** A free TCP port on 127.0.0.1, below the kernel's range for client sockets (bench/lib/ports.ts). */
-export function freePort(): Promise<number> {
-  return freeLocalPort();
-}
+export const freePort = freeLocalPort;
 
 /**
  * A redis-server of the test's own, on a free port, with no persistence. It can be stopped and
