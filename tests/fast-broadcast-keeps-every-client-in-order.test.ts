@@ -88,6 +88,41 @@ describe.each([
     expect(nativeSeq(native)).toEqual([]);
   });
 
+  it('passes no direct emit of the same tick: direct emits queued behind a write in flight, or behind a pending batch, stay ahead of later broadcasts', async () => {
+    const gw = await startGateway({ FAST_BROADCAST: flag });
+    const { native, got } = await clientsIn(gw);
+    const nsp = gw.io.of('/') as any;
+    const everyone = [...nsp.sockets.values()];
+    expect(everyone).toHaveLength(5);
+    const direct = (n: number) => everyone.forEach((s) => s.emit('seq', { n, direct: true }));
+    const broadcast = (n: number) => nsp.to(`room:${ROOM}`).emit('seq', { n, text: TEXT });
+    const nextTurn = () => new Promise((r) => setImmediate(r));
+    let n = 0;
+    for (let round = 0; round < 10; round++) {
+      // Two direct emits (the second waits in Engine.IO's buffer while the first is written), then
+      // broadcasts that must go behind the second.
+      direct(n++);
+      direct(n++);
+      broadcast(n++);
+      broadcast(n++);
+      await nextTurn();
+      // A broadcast (its frame waits in the connection's batch), a direct emit that waits behind
+      // it, then broadcasts that must go behind the direct emit.
+      broadcast(n++);
+      direct(n++);
+      broadcast(n++);
+      broadcast(n++);
+      await nextTurn();
+    }
+    const total = n;
+    native.ws.on('message', () => progress.notify());
+    const done = () => Object.values(got).every((list) => list.length === total) && native.received.filter((f) => f?.type === 'seq').length >= total;
+    await progress.until(done, 10_000, 'every seq').catch(() => undefined);
+    const inOrder = [...Array(total).keys()];
+    for (const [name, list] of Object.entries(got)) expect({ name, ns: list.map((m) => m.n) }).toEqual({ name, ns: inOrder });
+    expect(nativeSeq(native).map((m) => m.n)).toEqual(inOrder);
+  });
+
   it('collects acks from every recipient of a broadcast with ack, and delivers volatile broadcasts when nothing is backed up', async () => {
     const gw = await startGateway({ FAST_BROADCAST: flag });
     const { sockets } = await clientsIn(gw);
