@@ -28,8 +28,9 @@ import type { Logger } from './logger';
  * It relies on private fields of engine.io 6.6 (`writeBuffer`, `upgrading`, `transport.socket`)
  * and ws 8 (`_socket`; `_sender._state`, `_sender._queue` for a native connection that deflates), pinned in package.json and checked at
  * start-up (`fastBroadcastProblems`): when they are not as expected the gateway warns and keeps
- * socket.io's path. The patch is on the base Adapter's prototype, once per process; each server
- * opts in (`enableFastBroadcast`), so servers that did not keep the original path.
+ * socket.io's path. The patch is on the base Adapter's prototype, once per process (`broadcast` as
+ * an accessor, which socket.io's Server#close cannot put back: see patchAdapter); each server opts
+ * in (`enableFastBroadcast`), so servers that did not keep the original path.
  */
 
 const ENABLED = Symbol.for('realtime-gateway.fastBroadcast.enabled');
@@ -366,11 +367,13 @@ type BroadcastWithAck = (
 function patchAdapter(): void {
   const proto = Adapter.prototype as unknown as { broadcast: Broadcast; broadcastWithAck: BroadcastWithAck; apply: AdapterInternals['apply']; [PATCHED]?: true };
   if (proto[PATCHED]) return;
-  const original = { broadcast: proto.broadcast, broadcastWithAck: proto.broadcastWithAck, apply: proto.apply };
+  const original = { broadcastWithAck: proto.broadcastWithAck, apply: proto.apply };
+  /** The broadcast of servers without the fast path: the adapter's own, or whatever is assigned to the prototype's `broadcast` since. */
+  let others = proto.broadcast;
 
-  proto.broadcast = function (packet, opts) {
+  const broadcast: Broadcast = function (packet, opts) {
     const fast = this.nsp.server[ENABLED];
-    if (!fast) return original.broadcast.call(this, packet, opts);
+    if (!fast) return others.call(this, packet, opts);
     if (!mayReachLocal(this, opts)) return;
     const { packets, packetOpts, frame } = encodeOnce(this, packet, opts);
     eachRecipient(this, opts, original.apply, (socket) => {
@@ -378,6 +381,19 @@ function patchAdapter(): void {
       deliver(socket, packets, packetOpts, frame, fast);
     });
   };
+  // socket.io's Server#close puts back the Adapter methods it captured when it was loaded (for its
+  // uWebSockets.js support: socket.io/dist/uws.js `restoreAdapter`), whether or not anything
+  // patched them. With a plain method, the first Socket.IO server of the process to close took
+  // this path away from every other. As an accessor, `broadcast` stays this function; what is
+  // assigned to it becomes the broadcast of the servers without the fast path.
+  Object.defineProperty(proto, 'broadcast', {
+    configurable: true,
+    enumerable: false,
+    get: () => broadcast,
+    set: (assigned: Broadcast) => {
+      others = assigned;
+    },
+  });
 
   proto.broadcastWithAck = function (packet, opts, clientCountCallback, ack) {
     const fast = this.nsp.server[ENABLED];

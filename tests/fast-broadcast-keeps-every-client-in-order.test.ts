@@ -6,7 +6,7 @@ import winston from 'winston';
 import type { Gateway } from '../server/gateway';
 import { enableFastBroadcast, fastBroadcastProblems } from '../server/fast-broadcast';
 import { closeClients, connectV2, connectV4, request } from './support/clients';
-import { startGateway, stopGateways, urlOf, writeCalls } from './support/gateway';
+import { startGateway, stopGateway, stopGateways, urlOf, writeCalls } from './support/gateway';
 import { closeNatives, connectWorkspace, type NativeClient } from './support/native';
 import { Progress } from './support/progress';
 import { token } from './support/tokens';
@@ -123,6 +123,21 @@ describe.each([
     expect(nativeSeq(native).map((m) => m.n)).toEqual(inOrder);
   });
 
+  it("shows every broadcast to the recipients' outgoing listeners (onAnyOutgoing), as socket.io does", async () => {
+    const gw = await startGateway({ FAST_BROADCAST: flag });
+    const { sockets, got } = await clientsIn(gw);
+    const nsp = gw.io.of('/') as any;
+    const seen: Array<[string, unknown]> = [];
+    nsp.sockets.get(sockets.v4ws.id!).onAnyOutgoing((event: string, payload: unknown) => seen.push([event, payload]));
+    nsp.to(`room:${ROOM}`).emit('seq', { n: 1 });
+    nsp.to(`room:${ROOM}`).timeout(1000).emit('seq', { n: 2 }, () => undefined);
+    await progress.until(() => got.v4ws.length >= 2, 5000, 'both seq').catch(() => undefined);
+    expect(seen).toEqual([
+      ['seq', { n: 1 }],
+      ['seq', { n: 2 }],
+    ]);
+  });
+
   it('collects acks from every recipient of a broadcast with ack, and delivers volatile broadcasts when nothing is backed up', async () => {
     const gw = await startGateway({ FAST_BROADCAST: flag });
     const { sockets } = await clientsIn(gw);
@@ -142,6 +157,18 @@ describe.each([
     expect(volatile.sort()).toEqual(['v2', 'v4polling', 'v4upgrade', 'v4ws']);
   });
 });
+
+/** A client in the room gets ten broadcasts emitted in one tick: what it received, and its TCP writes (frames in each). */
+async function tenBroadcastsInOneTick(gw: Gateway, sub: string): Promise<{ got: number[]; calls: number[] }> {
+  const client = await connectV4(urlOf(gw), token({ sub }));
+  expect(await request(client, 'join_room', { room_id: ROOM })).toMatchObject({ ok: true });
+  const calls = writeCalls(gw.io.of('/').sockets.get(client.id!));
+  const got: number[] = [];
+  client.on('seq', (m: { n: number }) => (got.push(m.n), progress.notify()));
+  for (let n = 0; n < 10; n++) (gw.io.of('/') as any).to(`room:${ROOM}`).emit('seq', { n });
+  await progress.until(() => got.length >= 10, 5000, '10 seq').catch(() => undefined);
+  return { got, calls };
+}
 
 describe('the fast path', () => {
   it('finds the engine.io, ws and socket.io-adapter internals it relies on, as installed', () => {
@@ -192,15 +219,21 @@ describe('the fast path', () => {
   it('writes one socket several broadcasts of one tick with one system call', async () => {
     // On, whatever FAST_BROADCAST the suite runs with (socket.io's path makes one write per broadcast).
     const gw = await startGateway({ FAST_BROADCAST: 'true' });
-    const client = await connectV4(urlOf(gw), token({ sub: 'u-batch' }));
-    expect(await request(client, 'join_room', { room_id: ROOM })).toMatchObject({ ok: true });
-    const calls = writeCalls(gw.io.of('/').sockets.get(client.id!));
-    const got: number[] = [];
-    client.on('seq', (m: { n: number }) => (got.push(m.n), progress.notify()));
-    for (let n = 0; n < 10; n++) (gw.io.of('/') as any).to(`room:${ROOM}`).emit('seq', { n });
-    await progress.until(() => got.length >= 10, 5000, '10 seq').catch(() => undefined);
+    const { got, calls } = await tenBroadcastsInOneTick(gw, 'u-batch');
     expect(got).toEqual([...Array(10).keys()]);
     expect(calls).toEqual([10]);
+  });
+});
+
+describe('another Socket.IO server of the process', () => {
+  it('closing does not take the fast path from the servers still running', async () => {
+    // socket.io's Server#close puts back the Adapter methods it captured when it was loaded (for
+    // its uWebSockets.js support), which had turned this path off for every other server.
+    const gw = await startGateway({ FAST_BROADCAST: 'true' });
+    await stopGateway(await startGateway({ FAST_BROADCAST: 'true' }));
+    const { got, calls } = await tenBroadcastsInOneTick(gw, 'u-survivor');
+    expect(got).toEqual([...Array(10).keys()]);
+    expect(calls).toEqual([10]); // socket.io's path: ten writes
   });
 });
 
