@@ -22,6 +22,8 @@ const ENV = {
   ROOM_BROADCASTS_PER_MINUTE: '0',
 };
 const ROOM = 'flood';
+/** The author of the chat messages a test broadcasts from the server side. */
+const AUTHOR = { userId: 'server', username: 'server' };
 /** ~3.5 KB of chat per message; the sequence number leads so readers can check order. */
 const FILLER = 'x'.repeat(3500);
 const content = (seq: number) => `${seq}|${FILLER}`;
@@ -194,6 +196,39 @@ describe('slow consumers', () => {
     expect(await within(slowV4Disconnected, 5000, 'the slow v4 client to see its disconnect')).toBe('transport close');
   }, 30_000);
 
+  it('over the soft bound, a volatile broadcast is dropped also when the backlog is all in the socket, where the fast path writes', async () => {
+    const gw = await startGateway(ENV);
+    const paused = await connectV4(urlOf(gw), token({ sub: 'paused-socket' }));
+    const roomState = waitFor(paused, 'room_state');
+    await request(paused, 'join_room', { room_id: ROOM });
+    await roomState; // what the join pushes is in before the client stops reading
+    const conn = serverConn(gw, 'paused-socket');
+    stopReading(tcpOfV4(paused));
+    const nsp = gw.io.of('/');
+    // Server-side broadcasts only: Engine.IO writes nothing of its own to the connection, so with
+    // FAST_BROADCAST on its write buffer stays empty and every frame goes to the socket (with it
+    // off, they pile up in the write buffer behind the first write the kernel did not take).
+    for (let seq = 0; unsentBytes(conn) <= SOFT && seq < 5000; seq++) {
+      const at = new Date().toISOString();
+      nsp.to(`room:${ROOM}`).emit('message', { id: `m${seq}`, room_id: ROOM, content: content(seq), messageType: 'text', author: AUTHOR, timestamp: at });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const unsent = unsentBytes(conn);
+    expect(unsent).toBeGreaterThan(SOFT);
+    expect(unsent).toBeLessThan(HARD);
+
+    const dropReported = nextCall(gw, 'volatileDropped');
+    nsp.to(`room:${ROOM}`).volatile.emit('cursor_moved', { user_id: 'probe', username: 'probe', room_id: ROOM, cursor: { x: 1, y: 2 } });
+    await new Promise((resolve) => setImmediate(resolve)); // a batch of the fast path is written by now
+    expect(unsentBytes(conn)).toBe(unsent);
+    if (gw.config.fastBroadcast) {
+      // The fast path's own drop is counted. (socket.io's path drops a volatile packet to a
+      // transport that is not writable itself, before the gateway sees it: not counted.)
+      await within(dropReported, 1000, 'the drop to be counted');
+      expect(await counter(gw, 'gateway_volatile_dropped_total')).toBe(1);
+    }
+  });
+
   it('over the soft bound, volatile cursor moves to a paused client are dropped, not queued; over it for the timeout, it is cut off', async () => {
     const gw = await startGateway(ENV);
     const url = urlOf(gw);
@@ -230,21 +265,26 @@ describe('slow consumers', () => {
     const queued = () => (conn as unknown as { writeBuffer: Array<{ data?: unknown }> }).writeBuffer;
     const cursorPackets = () => queued().filter((p) => typeof p.data === 'string' && p.data.includes('"cursor_moved"')).length;
     const lengthBefore = queued().length;
+    const unsentBefore = unsentBytes(conn);
+    // Dropped whichever path the broadcast takes: socket.io's (the write buffer) or the fast one
+    // (straight to the socket, where the bytes would show in the unsent count, not the buffer).
     const moved = waitFor(watcher, 'cursor_moved');
     mover.emit('cursor_move', { room: ROOM, x: 10, y: 20 });
     expect((await moved).cursor).toEqual({ x: 10, y: 20 });
     expect(cursorPackets()).toBe(0);
     expect(queued().length).toBe(lengthBefore);
+    expect(unsentBytes(conn)).toBe(unsentBefore);
 
     // The decision is the connection's own write, whatever socket.io decided before it: a volatile
-    // packet is dropped (and counted), an ordinary one is queued.
+    // packet is dropped (and counted), an ordinary one is kept: queued in Engine.IO's buffer, or,
+    // when the backlog is all in the socket (the fast path's writes), handed to the socket.
     const dropReported = nextCall(gw, 'volatileDropped');
     conn.write('2["cursor_moved",{"user_id":"probe"}]', { volatile: true } as never);
-    expect(queued().length).toBe(lengthBefore);
     conn.write(Buffer.from('attachment'), { volatile: true } as never); // a binary event's attachment follows its packet
     expect(queued().length).toBe(lengthBefore);
+    expect(unsentBytes(conn)).toBe(unsentBefore);
     conn.write('2["probe",{}]');
-    expect(queued().length).toBe(lengthBefore + 1);
+    expect(unsentBytes(conn)).toBeGreaterThan(unsentBefore);
     await within(dropReported, 1000, 'the drop to be counted');
     expect(await counter(gw, 'gateway_volatile_dropped_total')).toBeGreaterThanOrEqual(1);
 
