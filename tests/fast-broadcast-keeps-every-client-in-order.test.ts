@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Server } from 'socket.io';
 import { io as ioV4 } from 'socket.io-client';
 import winston from 'winston';
@@ -65,7 +66,7 @@ describe.each([
       for (let i = 0; i < 5; i++) nsp.to(`room:${ROOM}`).emit('seq', { n: n++, text: TEXT });
       direct.emit('seq', { n: n++, direct: true });
       nsp.to(`room:${ROOM}`).emit('seq', { n: n++, bin: Buffer.alloc(3, 7) });
-      await new Promise((r) => setImmediate(r));
+      await nextTurn();
     }
     const total = n;
     // The native client's frames come on a connection of their own: waited for too, not assumed
@@ -96,7 +97,6 @@ describe.each([
     expect(everyone).toHaveLength(5);
     const direct = (n: number) => everyone.forEach((s) => s.emit('seq', { n, direct: true }));
     const broadcast = (n: number) => nsp.to(`room:${ROOM}`).emit('seq', { n, text: TEXT });
-    const nextTurn = () => new Promise((r) => setImmediate(r));
     let n = 0;
     for (let round = 0; round < 10; round++) {
       // Two direct emits (the second waits in Engine.IO's buffer while the first is written), then

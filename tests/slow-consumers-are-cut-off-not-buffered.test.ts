@@ -1,4 +1,5 @@
 import type { Socket as NetSocket } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Socket } from 'socket.io-client';
 import type { Gateway } from '../server/gateway';
 import { unsentBytes } from '../server/slow-consumers';
@@ -211,7 +212,7 @@ describe('slow consumers', () => {
     for (let seq = 0; unsentBytes(conn) <= SOFT && seq < 5000; seq++) {
       const at = new Date().toISOString();
       nsp.to(`room:${ROOM}`).emit('message', { id: `m${seq}`, room_id: ROOM, content: content(seq), messageType: 'text', author: AUTHOR, timestamp: at });
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
     const unsent = unsentBytes(conn);
     expect(unsent).toBeGreaterThan(SOFT);
@@ -219,7 +220,7 @@ describe('slow consumers', () => {
 
     const dropReported = nextCall(gw, 'volatileDropped');
     nsp.to(`room:${ROOM}`).volatile.emit('cursor_moved', { user_id: 'probe', username: 'probe', room_id: ROOM, cursor: { x: 1, y: 2 } });
-    await new Promise((resolve) => setImmediate(resolve)); // a batch of the fast path is written by now
+    await nextTurn(); // a batch of the fast path is written by now
     expect(unsentBytes(conn)).toBe(unsent);
     if (gw.config.fastBroadcast) {
       // The fast path's own drop is counted. (socket.io's path drops a volatile packet to a

@@ -27,28 +27,32 @@ function ephemeralStart(): number {
   return 32768;
 }
 
-/** A random port in [from, to) that is free now and not in `taken` (with `+ offset` free too when given). */
-async function pick(from: number, to: number, taken: Set<number>, offset?: number): Promise<number> {
+/**
+ * A random port that is free now and not in `taken`, below the kernel's ephemeral range (see
+ * ephemeralStart), with `port + offset` free too for each of `companions`; all are added to `taken`.
+ */
+async function pick(taken: Set<number>, companions: readonly number[] = []): Promise<number> {
+  const reach = Math.max(0, ...companions);
+  const top = ephemeralStart() - reach;
+  const [from, to] = top > 12000 ? [10000, top] : [20000, 55000];
   for (let i = 0; i < 200; i++) {
     const port = from + Math.floor(Math.random() * (to - from));
-    if (taken.has(port) || (offset !== undefined && taken.has(port + offset))) continue;
-    if ((await portFree(port)) && (offset === undefined || (await portFree(port + offset)))) {
-      taken.add(port);
-      if (offset !== undefined) taken.add(port + offset);
+    const ports = [port, ...companions.map((offset) => port + offset)];
+    if (ports.some((p) => taken.has(p))) continue;
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) {
+      for (const p of ports) taken.add(p);
       return port;
     }
   }
   throw new Error(`no free port in ${from}..${to}`);
 }
 
-/** A free port on 127.0.0.1 below the kernel's ephemeral range (see ephemeralStart), for any local server. */
-export function freeLocalPort(): Promise<number> {
-  const top = ephemeralStart();
-  return top > 12000 ? pick(10000, top, new Set()) : pick(20000, 55000, new Set());
+/** A free port on 127.0.0.1 for any local server. */
+export function freePort(): Promise<number> {
+  return pick(new Set());
 }
 
-/** A free port whose cluster bus port (port + 10000) is free too, both below the ephemeral range. */
+/** A free port whose cluster bus port (port + 10000) is free too. */
 export function freeClusterPort(taken: Set<number>): Promise<number> {
-  const top = ephemeralStart();
-  return top > 22000 ? pick(10000, top - 10000, taken, 10000) : pick(20000, 55000, taken, 10000);
+  return pick(taken, [10000]);
 }

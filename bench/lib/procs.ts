@@ -125,7 +125,7 @@ export function runningChildren(): number {
 }
 
 /** A free TCP port on 127.0.0.1 for a server the bench starts (bench/lib/ports.ts). */
-export { freeLocalPort as freePort } from './ports';
+export { freePort } from './ports';
 
 /** Polls `check` every `everyMs` until it returns true; throws after `timeoutMs`. */
 export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<void> {

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createClient } from 'redis';
-import { freeLocalPort } from '../../bench/lib/ports';
+import { freePort } from '../../bench/lib/ports';
 
 /** A free TCP port on 127.0.0.1, below the kernel's range for client sockets (bench/lib/ports.ts). */
-export const freePort = freeLocalPort;
+export { freePort };
 
 /**
  * A redis-server of the test's own, on a free port, with no persistence. It can be stopped and
