@@ -1,7 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { Server } from 'socket.io';
+import { Server, type ServerOptions } from 'socket.io';
+import { Adapter } from 'socket.io-adapter';
 import { io as ioV4 } from 'socket.io-client';
 import winston from 'winston';
 import type { Gateway } from '../server/gateway';
@@ -280,19 +281,66 @@ describe('a broadcast to more sockets than one turn of the event loop writes', (
   });
 });
 
+/**
+ * A plain Socket.IO server (websocket only) on a free port that asked for the fast path, and one
+ * client connected to it (its CONNECT packet written): for what the gateway's own server never is.
+ */
+async function bareServerWithClient(options: Partial<ServerOptions>, logger: winston.Logger) {
+  const http = createServer();
+  const io = new Server(http, { transports: ['websocket'], ...options });
+  const disable = enableFastBroadcast(io, { dropVolatile: () => false, backedUp: () => undefined, logger });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const connected = new Promise<import('socket.io').Socket>((resolve) => io.on('connection', resolve));
+  const client = ioV4(`http://127.0.0.1:${(http.address() as AddressInfo).port}`, { transports: ['websocket'], forceNew: true });
+  const server = await connected;
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  const close = async () => {
+    client.close();
+    disable();
+    await new Promise<void>((resolve) => io.close(() => resolve()));
+  };
+  return { io, server, client, close };
+}
+
+describe('installed engine.io, ws or socket.io-adapter internals not as expected', () => {
+  it("make the server warn at start-up, name what is missing, and keep socket.io's own path", async () => {
+    const proto = Adapter.prototype as unknown as { _encode: unknown };
+    const encode = proto._encode;
+    const warnings: unknown[][] = [];
+    const logger = winston.createLogger({ silent: true });
+    logger.warn = ((...args: unknown[]) => (warnings.push(args), logger)) as never;
+    proto._encode = undefined; // only while the server starts: the check runs then
+    let started: ReturnType<typeof bareServerWithClient>;
+    try {
+      started = bareServerWithClient({}, logger);
+    } finally {
+      proto._encode = encode;
+    }
+    const { server, client, close } = await started;
+    try {
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0][0]).toMatch(/^FAST_BROADCAST: .*keeping socket.io's own broadcast path/);
+      expect(warnings[0][1]).toEqual({ problems: ['socket.io-adapter: Adapter.prototype._encode is missing'] });
+      server.join('plain');
+      const calls = writeCalls(server);
+      const got: number[] = [];
+      client.on('seq', (m: { n: number }) => (got.push(m.n), progress.notify()));
+      for (let n = 0; n < 10; n++) server.nsp.to('plain').emit('seq', { n });
+      await progress.until(() => got.length >= 10, 5000, '10 seq').catch(() => undefined);
+      expect(got).toEqual([...Array(10).keys()]);
+      expect(calls).toHaveLength(10); // socket.io's path: a write per broadcast, none batched
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe('a server that negotiates permessage-deflate', () => {
   it('never writes a broadcast ahead of a message ws is still compressing', async () => {
     // The gateway never deflates; a server that does keeps its Socket.IO clients on socket.io's path.
-    const http = createServer();
-    const io = new Server(http, { transports: ['websocket'], perMessageDeflate: { threshold: 0 } });
-    const disable = enableFastBroadcast(io, { dropVolatile: () => false, backedUp: () => undefined, logger: winston.createLogger({ silent: true }) });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    const connected = new Promise<import('socket.io').Socket>((resolve) => io.on('connection', resolve));
-    const client = ioV4(`http://127.0.0.1:${(http.address() as AddressInfo).port}`, { transports: ['websocket'], forceNew: true });
+    const { io, server, client, close } = await bareServerWithClient({ perMessageDeflate: { threshold: 0 } }, winston.createLogger({ silent: true }));
     try {
-      const server = await connected;
       server.join('deflating');
-      await new Promise<void>((resolve) => client.once('connect', () => resolve())); // its CONNECT packet is written
       const got: string[] = [];
       client.on('m', (m: string) => (got.push(m.slice(0, 12)), progress.notify()));
       const expected: string[] = [];
@@ -307,9 +355,7 @@ describe('a server that negotiates permessage-deflate', () => {
       }
       expect(got).toEqual(expected);
     } finally {
-      client.close();
-      disable();
-      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await close();
     }
   });
 });
