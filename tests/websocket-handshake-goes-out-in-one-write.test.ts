@@ -62,3 +62,20 @@ describe('a WebSocket handshake', () => {
     for (const socket of [direct, upgraded]) expect(await request(socket, 'join_room', { room_id: 'handshake' })).toMatchObject({ ok: true });
   });
 });
+
+describe('an upgrade, with the CORS middleware skipped on upgrades', () => {
+  it('is still refused from an origin outside ALLOWED_ORIGINS, and accepted from one inside', async () => {
+    const strict = await startGateway({ ALLOWED_ORIGINS: 'https://app.example.com' });
+    const path = '/socket.io/?EIO=4&transport=websocket';
+    const refused = await rawUpgrade(strict.port, path, { Origin: 'https://elsewhere.example.com' });
+    await refused.closed;
+    // Engine.IO's refusal of a request its allowRequest turned down.
+    expect(Buffer.concat(refused.chunks).toString('latin1')).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nForbidden$/);
+    const accepted = await rawUpgrade(strict.port, path, { Origin: 'https://app.example.com' });
+    try {
+      expect((await accepted.until((b) => b.includes('0{"sid"'))).toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+    } finally {
+      accepted.socket.destroy();
+    }
+  });
+});
