@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Server, type ServerOptions } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
@@ -174,6 +176,19 @@ async function tenBroadcastsInOneTick(gw: Gateway, sub: string): Promise<{ got: 
 describe('the fast path', () => {
   it('finds the engine.io, ws and socket.io-adapter internals it relies on, as installed', () => {
     expect(fastBroadcastProblems()).toEqual([]);
+  });
+
+  it('has the engine.io, ws and socket.io-adapter whose internals it reads pinned to exact versions, as installed, one copy each', () => {
+    const pinned = (require('../package.json') as { dependencies: Record<string, string> }).dependencies;
+    const socketIoDir = dirname(require.resolve('socket.io'));
+    for (const name of ['engine.io', 'ws', 'socket.io-adapter']) {
+      // The copy the fast path patches and reads is the one socket.io runs.
+      const entry = require.resolve(name);
+      expect({ name, entry: require.resolve(name, { paths: [socketIoDir] }) }).toEqual({ name, entry });
+      const dir = entry.slice(0, entry.lastIndexOf(`node_modules/${name}/`) + `node_modules/${name}/`.length);
+      const installed = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
+      expect({ name, pinned: pinned[name] }).toEqual({ name, pinned: installed });
+    }
   });
 
   it('skips excepted sockets and reaches a member of several rooms once, as socket.io does', async () => {
